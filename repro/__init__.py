@@ -1,0 +1,23 @@
+"""repro: reproducible machine-learning and RL experiment runs.
+
+``from repro import wrap_experiment, logger, tabular`` for launchers;
+``from repro.experiment import deterministic, LocalRunner`` for training.
+Attributes load lazily, so ``repro --help`` does not import numpy.
+"""
+import importlib
+
+__version__ = '0.1.0'
+
+_EXPORTS = {
+    'wrap_experiment': 'repro.experiment.experiment',
+    'logger': 'repro.log',
+    'tabular': 'repro.log',
+}
+
+__all__ = ['__version__', *_EXPORTS]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,0 +1,53 @@
+"""Small filesystem helpers shared by the library: atomic writes and JSON."""
+import contextlib
+import json
+import os
+import tempfile
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+@contextlib.contextmanager
+def atomic_writer(path, mode='wb', fsync=True):
+    """Open a temporary file beside *path*; on success move it over *path*.
+
+    Readers see either the old file or the complete new one, never a
+    truncated one, even if the process dies mid-write. ``fsync`` also makes
+    the new content survive a power loss before the rename is visible.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp', dir=directory)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; use normal perms
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def to_jsonable(obj):
+    """``json`` fallback: readable stand-ins for values JSON cannot hold."""
+    if hasattr(obj, 'item') and callable(obj.item) and getattr(obj, 'ndim', 1) == 0:
+        return obj.item()  # numpy / torch scalars
+    if hasattr(obj, 'tolist'):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    if isinstance(obj, type) or callable(obj):
+        return f'{getattr(obj, "__module__", "?")}.{getattr(obj, "__qualname__", repr(obj))}'
+    return repr(obj)
+
+
+def dump_json(path, data):
+    """Write *data* as indented, key-sorted JSON, atomically."""
+    text = json.dumps(data, indent=2, sort_keys=True, default=to_jsonable)
+    with atomic_writer(path, 'w', fsync=False) as f:
+        f.write(text + '\n')

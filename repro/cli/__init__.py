@@ -1,0 +1,57 @@
+"""The ``repro`` command line: a thin Typer layer over the core library.
+
+Each command parses, calls one core function and renders. Errors from the
+core are :class:`repro.errors.ReproError`; :func:`main` turns them into a
+one-line message and an exit code, here and nowhere else. Heavy imports
+happen inside commands so ``repro --help`` stays fast.
+"""
+import sys
+
+import typer
+
+from repro import __version__
+
+app = typer.Typer(
+    name='repro',
+    help='Reproducible ML and RL experiment runs, end to end.',
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root():
+    """Reproducible ML and RL experiment runs, end to end."""
+
+
+@app.command()
+def version():
+    """Print repro's version."""
+    typer.echo(__version__)
+
+
+def main(argv=None):
+    """Console entry point: run the app, map ReproError to its exit code."""
+    from repro.errors import ReproError
+    try:
+        app(args=argv, standalone_mode=False)
+    except ReproError as exc:
+        typer.echo(f'repro: error: {exc}', err=True)
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo('repro: aborted', err=True)
+        return 130
+    except SystemExit as exc:
+        return exc.code
+    except Exception as exc:
+        # Usage errors from click (vendored inside newer typer releases).
+        if hasattr(exc, 'show') and isinstance(getattr(exc, 'exit_code', None), int):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""One error hierarchy for repro.
+
+Every error a user can cause is a :class:`ReproError` with a one-line message
+and an optional hint. The CLI maps these to exit codes in one place
+(:mod:`repro.cli`); library code raises them and never exits.
+
+Errors that garage raised as ``ValueError`` also subclass ``ValueError`` so
+launchers written against garage keep catching what they used to.
+"""
+
+
+class ReproError(Exception):
+    """Base class: a user-facing problem with a short message and a hint."""
+
+    exit_code = 2
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self):
+        return self.message if not self.hint else f'{self.message} ({self.hint})'
+
+
+class ConfigError(ReproError, ValueError):
+    """An option, argument or configuration value is invalid."""
+
+
+class NotSetupError(ReproError, RuntimeError):
+    """A runner method was called before the runner was set up."""
+
+
+class SnapshotNotFoundError(ReproError, FileNotFoundError):
+    """No snapshot file matches what was asked for."""

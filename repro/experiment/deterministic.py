@@ -1,0 +1,158 @@
+"""Seeding and the state of every random generator an experiment touches.
+
+``set_seed`` seeds Python's ``random``, numpy's global generator, torch's CPU
+generator and every CUDA device, and by default turns on deterministic
+kernels (cuDNN deterministic, benchmark off, ``torch.use_deterministic_algorithms``
+and ``CUBLAS_WORKSPACE_CONFIG=:4096:8``). On a GPU this costs some speed, as
+the seed page warns; on a CPU it costs close to nothing (see bench/).
+
+``get_rng_state``/``set_rng_state`` capture and restore all generators so a
+snapshot can continue a run exactly where it stopped. torch is optional: it
+is used only when it is already imported or importable.
+"""
+import contextlib
+import os
+import random
+import sys
+
+import numpy as np
+
+CUBLAS_WORKSPACE_CONFIG = ':4096:8'
+_MAX_SEED = 2 ** 32
+
+_seed = None
+_record = {}
+
+
+def _torch():
+    """torch if it can be imported, else None (the library runs without it)."""
+    if 'torch' in sys.modules:
+        return sys.modules['torch']
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def set_seed(seed, deterministic=True):
+    """Seed every global generator and set the deterministic-kernel flags.
+
+    Args:
+        seed (int): the experiment seed; reduced modulo 2**32.
+        deterministic (bool): also force deterministic torch kernels. Turn it
+            off only when GPU speed matters more than bit-for-bit reruns.
+
+    Returns:
+        dict: what was set, suitable for metadata.json.
+    """
+    global _seed, _record
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f'seed must be an int, got {type(seed).__name__}')
+    seed = int(seed) % _MAX_SEED
+    _seed = seed
+    random.seed(seed)
+    np.random.seed(seed)
+    record = {'seed': seed, 'deterministic': bool(deterministic),
+              'python_random': True, 'numpy_global': True,
+              'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED')}
+    if deterministic:
+        # cuBLAS reads this when its first handle is created, so it must be
+        # in the environment before any CUDA matmul.
+        os.environ['CUBLAS_WORKSPACE_CONFIG'] = CUBLAS_WORKSPACE_CONFIG
+    torch = _torch()
+    if torch is not None:
+        torch.manual_seed(seed)  # also seeds every CUDA device, lazily
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
+        torch.backends.cudnn.deterministic = bool(deterministic)
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(bool(deterministic))
+        record.update({
+            'torch': torch.__version__,
+            'torch_cuda_devices': torch.cuda.device_count() if torch.cuda.is_available() else 0,
+            'cudnn_deterministic': torch.backends.cudnn.deterministic,
+            'cudnn_benchmark': torch.backends.cudnn.benchmark,
+            'torch_deterministic_algorithms': torch.are_deterministic_algorithms_enabled(),
+        })
+    record['CUBLAS_WORKSPACE_CONFIG'] = os.environ.get('CUBLAS_WORKSPACE_CONFIG')
+    _record = record
+    return dict(record)
+
+
+def get_seed():
+    """The seed last given to :func:`set_seed`, or None if none was."""
+    return _seed
+
+
+def get_determinism_record():
+    """What the last :func:`set_seed` call set (empty if never called)."""
+    return dict(_record)
+
+
+def derive_seed(seed, *path):
+    """An independent 32-bit seed for a component (e.g. worker ``i``).
+
+    ``SeedSequence`` keeps (seed 0, worker 1) and (seed 1, worker 0) apart,
+    which ``seed + i`` does not.
+    """
+    entropy = [int(seed) % _MAX_SEED, *(int(p) for p in path)]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def get_rng_state():
+    """A picklable copy of every global generator's state."""
+    state = {'python': random.getstate(), 'numpy': np.random.get_state()}
+    torch = _torch()
+    if torch is not None:
+        state['torch'] = torch.get_rng_state()
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state['torch_cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    """Restore generators captured by :func:`get_rng_state`."""
+    random.setstate(state['python'])
+    np.random.set_state(state['numpy'])
+    torch = _torch() if 'torch' in state else None
+    if torch is not None:
+        torch.set_rng_state(state['torch'])
+        if 'torch_cuda' in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state['torch_cuda'])
+
+
+def seeded_rng_state(seed):
+    """The generator state :func:`set_seed` would produce, without keeping it."""
+    with isolated_rng(None) as scope:
+        random.seed(seed)
+        np.random.seed(seed)
+        torch = _torch()
+        if torch is not None:
+            # CPU generator only: torch.manual_seed would also queue a reseed
+            # of every CUDA device and clobber the experiment's CUDA streams.
+            torch.random.default_generator.manual_seed(seed)
+    return scope.state
+
+
+class _Scope:
+    state = None
+
+
+@contextlib.contextmanager
+def isolated_rng(state):
+    """Run a block on its own generator state, leaving the globals untouched.
+
+    Workers use this so each one draws from its own stream: results do not
+    depend on whether workers share a process, and a worker's stream can be
+    saved in a snapshot. On exit ``scope.state`` holds the advanced state.
+    """
+    outer = get_rng_state()
+    scope = _Scope()
+    if state is not None:
+        set_rng_state(state)
+    try:
+        yield scope
+    finally:
+        scope.state = get_rng_state()
+        set_rng_state(outer)

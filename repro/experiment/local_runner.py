@@ -1,0 +1,257 @@
+"""LocalRunner: setup / train / save / restore / resume, as in garage.
+
+Unlike garage, a snapshot also carries every random generator's state (the
+process's and each sampler worker's, environments included), so training 10
+epochs and training 5, restoring and resuming to 10 give identical results.
+"""
+import copy
+import dataclasses
+import secrets
+import time
+
+import cloudpickle
+
+import repro
+from repro.errors import ConfigError, NotSetupError
+from repro.experiment import deterministic
+from repro.experiment.snapshotter import Snapshotter
+from repro.log import logger, tabular
+
+
+@dataclasses.dataclass
+class ExperimentStats:
+    total_itr: int = 0
+    total_env_steps: int = 0
+    total_epoch: int = 0
+    last_episode: object = None
+
+
+@dataclasses.dataclass
+class TrainArgs:
+    n_epochs: int
+    batch_size: int = None
+    plot: bool = False
+    store_episodes: bool = False
+    pause_for_plot: bool = False
+    start_epoch: int = 0
+
+
+@dataclasses.dataclass
+class SetupArgs:
+    sampler_cls: type
+    sampler_args: dict
+    seed: int
+    determinism: dict
+
+
+class LocalRunner:
+    """Runs an algorithm's training loop with sampling, logging and snapshots.
+
+    Args:
+        snapshot_config: the ``ctxt`` of a wrap_experiment function (anything
+            with ``snapshot_dir``, ``snapshot_mode`` and ``snapshot_gap``).
+        max_cpus (int): kept for garage compatibility; use ``n_workers``.
+    """
+
+    def __init__(self, snapshot_config, max_cpus=1):
+        if snapshot_config is None:
+            raise ConfigError('LocalRunner needs the ctxt of a wrap_experiment function')
+        self._snapshotter = Snapshotter(snapshot_config.snapshot_dir,
+                                        snapshot_config.snapshot_mode,
+                                        snapshot_config.snapshot_gap)
+        self._has_setup = False
+        self._setup_args = None
+        self._train_args = None
+        self._stats = ExperimentStats()
+        self._algo = self._env = self._sampler = None
+        self._n_workers = 1
+        self._worker_class = self._worker_args = None
+        self._start_time = self._itr_start_time = None
+        self.step_itr = None
+        self.step_episode = None
+        self.enable_logging = True
+
+    # -- setup -------------------------------------------------------------
+    def setup(self, algo, env, sampler_cls=None, sampler_args=None, n_workers=1,
+              worker_class=None, worker_args=None):
+        """Set the algorithm and environment and build the sampler.
+
+        The sampler's workers are seeded from the seed given to
+        ``deterministic.set_seed``; without one, a fresh seed is drawn, logged
+        and stored in snapshots so the run can still be repeated.
+        """
+        seed = deterministic.get_seed()
+        if seed is None:
+            seed = secrets.randbits(32)
+            logger.log(f'WARNING: deterministic.set_seed() was not called; '
+                       f'sampler workers are seeded with {seed}')
+        self._setup(algo, env, sampler_cls, sampler_args, n_workers, worker_class,
+                    worker_args, seed, deterministic.get_determinism_record())
+
+    def _setup(self, algo, env, sampler_cls, sampler_args, n_workers, worker_class,
+               worker_args, seed, determinism, sampler=None):
+        from repro.sampler import DefaultWorker, LocalSampler, WorkerFactory
+        self._algo, self._env = algo, env
+        self._n_workers = n_workers
+        self._worker_class = worker_class or getattr(algo, 'worker_cls', DefaultWorker)
+        self._worker_args = dict(worker_args or {})
+        sampler_cls = sampler_cls or getattr(algo, 'sampler_cls', None) or LocalSampler
+        sampler_args = dict(sampler_args or {})
+        if sampler is None:
+            factory = WorkerFactory(seed=seed, n_workers=n_workers,
+                                    worker_class=self._worker_class,
+                                    worker_args=self._worker_args,
+                                    max_episode_length=self._max_episode_length(algo, env))
+            sampler = sampler_cls(self._policy(), env, worker_factory=factory,
+                                  **sampler_args)
+        self._sampler = sampler
+        self._setup_args = SetupArgs(sampler_cls, sampler_args, seed, determinism)
+        self._has_setup = True
+
+    @staticmethod
+    def _max_episode_length(algo, env):
+        length = getattr(algo, 'max_episode_length', None)
+        spec = getattr(env, 'spec', None)
+        return length or getattr(spec, 'max_episode_steps', None)
+
+    def _policy(self):
+        return (getattr(self._algo, 'exploration_policy', None)
+                or getattr(self._algo, 'policy', None))
+
+    # -- training ----------------------------------------------------------
+    def train(self, n_epochs, batch_size=None, plot=False, store_episodes=False,
+              pause_for_plot=False):
+        """Run ``algo.train(self)`` for ``n_epochs``; returns what it returns."""
+        if not self._has_setup:
+            raise NotSetupError('Use setup() to set up the runner before training.')
+        self._train_args = TrainArgs(n_epochs=n_epochs, batch_size=batch_size, plot=plot,
+                                     store_episodes=store_episodes,
+                                     pause_for_plot=pause_for_plot, start_epoch=0)
+        return self._run_algo()
+
+    def resume(self, n_epochs=None, batch_size=None, plot=None, store_episodes=None,
+               pause_for_plot=None):
+        """Continue after :meth:`restore`, optionally with more epochs."""
+        if self._train_args is None:
+            raise NotSetupError('You must call restore() before resume().')
+        args = self._train_args
+        args.n_epochs = n_epochs or args.n_epochs
+        args.batch_size = batch_size or args.batch_size
+        for name, value in (('plot', plot), ('store_episodes', store_episodes),
+                            ('pause_for_plot', pause_for_plot)):
+            if value is not None:
+                setattr(args, name, value)
+        return self._run_algo()
+
+    def _run_algo(self):
+        if self._train_args.plot or self._train_args.pause_for_plot:
+            logger.log('WARNING: live plotting is not supported; '
+                       'watch the TensorBoard events in the log directory instead')
+        try:
+            return self._algo.train(self)
+        finally:
+            self._sampler.shutdown_worker()
+
+    def step_epochs(self):
+        """Yield each epoch number; after each, save a snapshot and dump logs."""
+        self._start_time = time.time()
+        self.step_itr = self._stats.total_itr
+        self.step_episode = None
+        logger.log('Obtaining samples...')
+        for epoch in range(self._train_args.start_epoch, self._train_args.n_epochs):
+            self._itr_start_time = time.time()
+            with logger.prefix(f'epoch #{epoch} | '):
+                yield epoch
+                self._stats.last_episode = (self.step_episode
+                                            if self._train_args.store_episodes else None)
+                self._stats.total_epoch = epoch
+                self._stats.total_itr = self.step_itr
+                self.save(epoch)
+                if self.enable_logging:
+                    self.log_diagnostics(epoch)
+                    logger.dump_all(self.step_itr)
+                    tabular.clear()
+
+    def log_diagnostics(self, epoch, pause_for_plot=False):
+        """Timing to the text logs; only deterministic values to tabular."""
+        logger.log(f'Time {time.time() - self._start_time:.2f} s')
+        logger.log(f'EpochTime {time.time() - self._itr_start_time:.2f} s')
+        tabular.record('Epoch', epoch)
+        tabular.record('TotalEnvSteps', self._stats.total_env_steps)
+        logger.log(tabular)
+
+    @property
+    def step_path(self):  # garage's older name
+        return self.step_episode
+
+    @step_path.setter
+    def step_path(self, value):
+        self.step_episode = value
+
+    def obtain_episodes(self, itr, batch_size=None, agent_update=None, env_update=None):
+        """Sample at least ``batch_size`` steps of whole episodes."""
+        if self._sampler is None:
+            raise NotSetupError('No sampler: call setup() first.')
+        batch_size = batch_size or (self._train_args and self._train_args.batch_size)
+        if not batch_size:
+            raise ConfigError('obtain_episodes needs a batch_size (none was given to train())')
+        if agent_update is None:
+            agent_update = self._policy()
+        episodes = self._sampler.obtain_samples(itr, batch_size, agent_update, env_update)
+        self._stats.total_env_steps += episodes.n_steps
+        return episodes
+
+    # -- snapshots ---------------------------------------------------------
+    def _snapshot(self):
+        return {
+            'repro_version': repro.__version__,
+            'setup_args': self._setup_args,
+            'train_args': self._train_args,
+            'stats': self._stats,
+            'env': self._env,
+            'algo': self._algo,
+            'n_workers': self._n_workers,
+            'worker_class': self._worker_class,
+            'worker_args': self._worker_args,
+            'sampler': self._sampler,
+            'rng': deterministic.get_rng_state(),
+        }
+
+    def save(self, epoch):
+        """Snapshot everything needed to continue exactly after ``epoch``."""
+        if not self._has_setup:
+            raise NotSetupError('Use setup() to set up the runner before saving.')
+        logger.log('Saving snapshot...')
+        self._snapshotter.save_itr_params(epoch, self._snapshot())
+        logger.log('Saved')
+
+    def restore(self, from_dir, from_epoch='last'):
+        """Load a snapshot: algorithm, environment, sampler and RNG streams."""
+        saved = self._snapshotter.load(from_dir, from_epoch)
+        setup = saved['setup_args']
+        deterministic.set_seed(setup.seed,
+                               deterministic=setup.determinism.get('deterministic', True))
+        self._stats = saved['stats']
+        self._train_args = saved['train_args']
+        self._train_args.start_epoch = self._stats.total_epoch + 1
+        self._setup(saved['algo'], saved['env'], setup.sampler_cls, setup.sampler_args,
+                    saved['n_workers'], saved['worker_class'], saved['worker_args'],
+                    setup.seed, setup.determinism, sampler=saved['sampler'])
+        deterministic.set_rng_state(saved['rng'])
+        logger.log(f'Restored from {from_dir} (epoch {self._stats.total_epoch}, '
+                   f'{self._stats.total_env_steps} env steps, seed {setup.seed})')
+        return copy.copy(self._train_args)
+
+    def get_env_copy(self):
+        return cloudpickle.loads(cloudpickle.dumps(self._env))
+
+    @property
+    def total_env_steps(self):
+        return self._stats.total_env_steps
+
+    @total_env_steps.setter
+    def total_env_steps(self, value):
+        self._stats.total_env_steps = value
+
+
+Trainer = LocalRunner

@@ -1,0 +1,93 @@
+"""The global logger: routes messages and tabular data to outputs.
+
+Modelled on dowel (garage's logger): ``logger.log(x)`` hands ``x`` to every
+output that accepts its type, ``logger.dump_all(step)`` ends an epoch.
+"""
+import contextlib
+import warnings
+
+
+class LoggerWarning(UserWarning):
+    """Something was logged that no output could take."""
+
+
+class Logger:
+    """Fan-out of log data to :class:`~repro.log.outputs.LogOutput` objects."""
+
+    def __init__(self):
+        self._outputs = []
+        self._prefixes = []
+        self._prefix_str = ''
+        self._warned = set()
+        self.disable_warnings = False
+
+    def log(self, data):
+        """Send ``data`` (a str or a TabularInput) to the outputs that take it."""
+        if not self._outputs:
+            self._warn('No outputs have been added to the logger.')
+        taken = False
+        for output in self._outputs:
+            if isinstance(data, output.types_accepted):
+                output.record(data, prefix=self._prefix_str)
+                taken = True
+        if self._outputs and not taken:
+            self._warn(f'Log data of type {type(data).__name__} was not '
+                       'accepted by any output')
+
+    def add_output(self, output):
+        """Add an output instance (a class is an error: outputs need arguments)."""
+        if isinstance(output, type):
+            raise ValueError('Output object must be instantiated - don\'t pass a type.')
+        self._outputs.append(output)
+
+    def remove_all(self):
+        """Flush, close and forget every output."""
+        outputs, self._outputs = self._outputs, []
+        errors = []
+        for output in outputs:
+            try:
+                output.close()
+            except Exception as exc:  # close the rest before reporting
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def remove_output_type(self, output_type):
+        for output in [o for o in self._outputs if isinstance(o, output_type)]:
+            output.close()
+            self._outputs.remove(output)
+
+    def has_output_type(self, output_type):
+        return any(isinstance(o, output_type) for o in self._outputs)
+
+    def dump_all(self, step=None):
+        """End of an epoch: every output writes what it has collected."""
+        for output in self._outputs:
+            output.dump(step=step)
+
+    def dump_output_type(self, output_type, step=None):
+        for output in self._outputs:
+            if isinstance(output, output_type):
+                output.dump(step=step)
+
+    @contextlib.contextmanager
+    def prefix(self, prefix):
+        self.push_prefix(prefix)
+        try:
+            yield
+        finally:
+            self.pop_prefix()
+
+    def push_prefix(self, prefix):
+        self._prefixes.append(prefix)
+        self._prefix_str = ''.join(self._prefixes)
+
+    def pop_prefix(self):
+        if self._prefixes:
+            self._prefixes.pop()
+        self._prefix_str = ''.join(self._prefixes)
+
+    def _warn(self, msg):
+        if not self.disable_warnings and msg not in self._warned:
+            self._warned.add(msg)
+            warnings.warn(msg, LoggerWarning, stacklevel=3)

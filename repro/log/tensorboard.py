@@ -1,0 +1,143 @@
+"""TensorBoard scalars without TensorFlow, tensorboard or protobuf installed.
+
+An event file is a sequence of TFRecords (length, masked CRC32C, payload,
+masked CRC32C) whose payloads are ``tensorflow.Event`` protobuf messages. We
+only need three message shapes, so they are encoded by hand here; the files
+are read back by tensorboard's own ``EventAccumulator`` in the tests.
+"""
+import os
+import struct
+import time
+
+from repro.log.outputs import LogOutput
+from repro.log.tabular import TabularInput
+
+
+def _crc32c_table():
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli), as TFRecord uses."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _masked_crc(data):
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def tfrecord(payload):
+    """Frame ``payload`` as one TFRecord."""
+    header = struct.pack('<Q', len(payload))
+    return (header + struct.pack('<I', _masked_crc(header)) + payload
+            + struct.pack('<I', _masked_crc(payload)))
+
+
+def _varint(value):
+    value &= 0xFFFFFFFFFFFFFFFF  # int64 two's complement, as protobuf does
+    out = bytearray()
+    while True:
+        bits = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(bits | 0x80)
+        else:
+            out.append(bits)
+            return bytes(out)
+
+
+def _field_bytes(number, data):
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
+
+
+def encode_event(wall_time, step=0, file_version=None, scalars=None):
+    """Encode an ``Event`` with either a file version or scalar summaries."""
+    msg = b'\x09' + struct.pack('<d', wall_time)  # field 1, fixed64
+    if step:
+        msg += b'\x10' + _varint(step)  # field 2, varint
+    if file_version is not None:
+        msg += _field_bytes(3, file_version.encode())
+    if scalars:
+        summary = b''.join(
+            _field_bytes(1, _field_bytes(1, tag.encode())
+                         + b'\x15' + struct.pack('<f', value))  # simple_value
+            for tag, value in scalars.items())
+        msg += _field_bytes(5, summary)
+    return msg
+
+
+class EventFileWriter:
+    """Appends events to one ``events.out.tfevents.*`` file."""
+
+    def __init__(self, log_dir):
+        os.makedirs(log_dir, exist_ok=True)
+        # TensorBoard only needs 'tfevents' in the name; the time and pid keep
+        # names unique. The host name (TensorBoard's habit) is left out so a
+        # log directory does not reveal where it was produced.
+        name = f'events.out.tfevents.{int(time.time()):010d}.repro.{os.getpid()}'
+        self.path = os.path.join(log_dir, name)
+        self._file = open(self.path, 'ab')
+        self._file.write(tfrecord(encode_event(time.time(),
+                                               file_version='brain.Event:2')))
+        self._file.flush()
+
+    def add_scalars(self, scalars, step):
+        self._file.write(tfrecord(encode_event(time.time(), int(step),
+                                               scalars=scalars)))
+
+    def flush(self):
+        self._file.flush()
+
+    def close(self):
+        if not self._file.closed:
+            self._file.close()
+
+
+class TensorBoardOutput(LogOutput):
+    """Writes every numeric tabular value as a TensorBoard scalar per dump.
+
+    With ``x_axis`` set (``'TotalEnvSteps'`` in experiments), the step of each
+    point is that tabular value, so curves of runs with different batch sizes
+    line up; otherwise it is the dump's step.
+    """
+
+    types_accepted = (TabularInput,)
+
+    def __init__(self, log_dir, x_axis=None):
+        self._writer = EventFileWriter(log_dir)
+        self._x_axis = x_axis
+        self._pending = None
+
+    @property
+    def path(self):
+        return self._writer.path
+
+    def record(self, data, prefix=''):
+        self._pending = {k: float(v) for k, v in data.as_primitive_dict.items()
+                         if not isinstance(v, str)}
+
+    def dump(self, step=None):
+        if self._pending is None:
+            return
+        scalars, self._pending = self._pending, None
+        if self._x_axis in scalars:
+            step = scalars[self._x_axis]
+        self._writer.add_scalars(scalars, step or 0)
+        self._writer.flush()
+
+    def close(self):
+        self.dump()
+        self._writer.close()
