@@ -27,6 +27,12 @@ def atomic_writer(path, mode='wb', fsync=True):
             if fsync:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
+        if fsync:  # make the rename itself durable too
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

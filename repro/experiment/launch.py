@@ -67,14 +67,15 @@ def experiment_dirs(names):
                   if d and {'variant.json', 'metadata.json'} <= files)
 
 
-def make_launch_archive(root, archive_path, exclude_dirs=(),
-                        max_file_bytes=MAX_ARCHIVED_FILE_BYTES):
+def make_launch_archive(root, archive_path, exclude_dirs=(), max_file_bytes=None):
     """Write ``launch_archive.tar.xz`` of the launch repository.
 
     Files under ``exclude_dirs`` (the experiment's own log directory) and
     under earlier experiments' log directories are left out. Returns a
     summary listing the files that were too large to include.
     """
+    if max_file_bytes is None:
+        max_file_bytes = MAX_ARCHIVED_FILE_BYTES
     names = launch_files(root)
     excluded = [os.path.abspath(d) + os.sep for d in exclude_dirs]
     excluded += [os.path.join(root, d) + os.sep for d in experiment_dirs(names)]

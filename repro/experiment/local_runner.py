@@ -150,7 +150,10 @@ class LocalRunner:
         try:
             return self._algo.train(self)
         finally:
-            self._sampler.shutdown_worker()
+            try:
+                self._sampler.shutdown_worker()
+            finally:
+                self._snapshotter.wait()
 
     def step_epochs(self):
         """Yield each epoch number; after each, save a snapshot and dump logs."""

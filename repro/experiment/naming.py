@@ -4,14 +4,11 @@ import os
 
 from repro.errors import ConfigError
 
-NAME_PARAMETER_CHOICES = (None, 'all', 'passed', True)
-
-
 def normalise_name_parameters(value):
     """``True`` means ``'all'`` (the seed page's wording); others validated."""
     if value is True:
         return 'all'
-    if value not in NAME_PARAMETER_CHOICES:
+    if not (value is None or value in ('all', 'passed')):
         raise ConfigError(f'name_parameters must be None, "passed", "all" or True, got {value!r}')
     return value
 

@@ -15,6 +15,7 @@ import repro
 from repro._fs import dump_json
 from repro.experiment import deterministic, launch
 from repro.experiment.naming import experiment_parameters
+from repro.experiment.snapshotter import wait_for_snapshots
 from repro.log import (CsvOutput, StdOutput, TensorBoardOutput, TextOutput,
                        logger)
 
@@ -96,7 +97,16 @@ class ExperimentSession:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        write_error = None
         try:
+            try:
+                wait_for_snapshots()  # even after a crash: keep the last snapshot
+            except Exception as error:
+                write_error = error
+                if exc_type is None:  # a failed write fails the experiment
+                    exc_type, exc, tb = type(error), error, error.__traceback__
+                else:
+                    logger.log(f'Snapshot write also failed: {error!r}')
             if exc_type is not None:
                 logger.log('Experiment raised:\n' + ''.join(
                     traceback.format_exception(exc_type, exc, tb)).rstrip())
@@ -109,6 +119,8 @@ class ExperimentSession:
             dump_json(self.path('metadata.json'), self._metadata)
         finally:
             self._close()
+        if write_error is not None and exc is write_error:
+            raise write_error
         return False
 
     def _close(self):
@@ -166,6 +178,6 @@ class ExperimentSession:
                 root, self.path('launch_archive.tar.xz'), exclude_dirs=[self.log_dir])
             for skipped in meta['archive']['skipped_large_files']:
                 logger.log(f'WARNING: not archived (larger than '
-                           f'{launch.MAX_ARCHIVED_FILE_BYTES} bytes): '
+                           f'{meta["archive"]["max_file_bytes"]} bytes): '
                            f'{skipped["path"]} ({skipped["size"]} bytes)')
             dump_json(self.path('metadata.json'), meta)

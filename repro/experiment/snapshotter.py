@@ -3,12 +3,19 @@
 Modes (garage's): ``all`` (``itr_N.pkl`` every epoch), ``last``
 (``params.pkl``, overwritten), ``gap`` (``itr_N.pkl`` when N % gap == 0),
 ``gap_and_last`` (both), ``gap_overwrite`` (``params.pkl`` when N % gap == 0)
-and ``none``. Files are written with cloudpickle to a temporary file and
-renamed, so a crash never leaves a truncated snapshot behind.
+and ``none``.
+
+A snapshot is pickled (cloudpickle) on the caller's thread, so it captures
+the state at that moment; writing it is handed to a background thread that
+writes a temporary file, fsyncs it and only then renames it into place. So
+a crash, even a power loss, never leaves a truncated snapshot, and training
+does not wait for the disk. One write is in flight at a time; the next save,
+``load`` and :func:`wait_for_snapshots` wait for it and re-raise its error.
 """
 import collections
 import os
 import re
+import threading
 
 import cloudpickle
 
@@ -51,6 +58,52 @@ def snapshot_files(itr, snapshot_mode, snapshot_gap):
     }[snapshot_mode]
 
 
+class _BackgroundWriter:
+    """Durable writes off the training thread, at most one in flight."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._thread = None
+        self._error = None
+
+    def submit(self, paths, data):
+        with self._lock:
+            self._wait_locked()
+            # Not a daemon: the interpreter joins it at exit, so a snapshot
+            # started before a normal exit is always completed.
+            self._thread = threading.Thread(target=self._write, args=(paths, data),
+                                            name='repro-snapshot-writer')
+            self._thread.start()
+
+    def _write(self, paths, data):
+        try:
+            for path in paths:
+                with atomic_writer(path) as f:
+                    f.write(data)
+        except BaseException as exc:  # re-raised on the training thread
+            self._error = exc
+
+    def wait(self):
+        with self._lock:
+            self._wait_locked()
+
+    def _wait_locked(self):
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+_writer = _BackgroundWriter()
+
+
+def wait_for_snapshots():
+    """Block until every snapshot saved so far is on disk; raise its error."""
+    _writer.wait()
+
+
 class Snapshotter:
     """Writes ``params`` dicts for an epoch; loads them back by iteration."""
 
@@ -81,13 +134,17 @@ class Snapshotter:
         os.makedirs(self._snapshot_dir, exist_ok=True)
         data = cloudpickle.dumps(params)
         paths = [os.path.join(self._snapshot_dir, n) for n in names]
-        for path in paths:
-            with atomic_writer(path) as f:
-                f.write(data)
+        _writer.submit(paths, data)
         return paths
+
+    @staticmethod
+    def wait():
+        """Block until this process's pending snapshot writes are done."""
+        wait_for_snapshots()
 
     def load(self, load_dir, itr='last'):
         """Load the snapshot of ``itr`` (an int, ``'last'`` or ``'first'``)."""
+        wait_for_snapshots()
         return cloudpickle.loads(read_snapshot_bytes(load_dir, itr))
 
 

@@ -2,14 +2,33 @@
 import abc
 import copy
 
+from repro.errors import ConfigError
 from repro.sampler.episode import EpisodeBatch
+
+
+def make_worker_factory(worker_factory=None, **worker_options):
+    """The given factory, or one built from garage-style sampler arguments
+    (``seed``, ``n_workers``, ``max_episode_length``, ``worker_class``,
+    ``worker_args``); the seed defaults to the experiment's."""
+    if worker_factory is not None:
+        if worker_options:
+            raise ConfigError('pass either worker_factory or its options, not both: '
+                             + ', '.join(sorted(worker_options)))
+        return worker_factory
+    from repro.experiment import deterministic
+    from repro.sampler.worker import WorkerFactory
+    if worker_options.get('seed') is None:
+        worker_options['seed'] = deterministic.get_seed()
+    if worker_options['seed'] is None:
+        raise ConfigError('no seed: call deterministic.set_seed() or pass seed=')
+    return WorkerFactory(**worker_options)
 
 
 class Sampler(abc.ABC):
     """Collects episodes from workers built by a :class:`WorkerFactory`."""
 
-    def __init__(self, agents, envs, *, worker_factory):
-        self._factory = worker_factory
+    def __init__(self, agents, envs, *, worker_factory=None, **worker_options):
+        self._factory = make_worker_factory(worker_factory, **worker_options)
 
     @property
     def n_workers(self):
@@ -34,9 +53,9 @@ class LocalSampler(Sampler):
     the one :class:`MultiprocessingSampler` gives for the same worker count.
     """
 
-    def __init__(self, agents, envs, *, worker_factory):
-        super().__init__(agents, envs, worker_factory=worker_factory)
-        self._workers = worker_factory.make_workers(agents, envs)
+    def __init__(self, agents, envs, *, worker_factory=None, **worker_options):
+        super().__init__(agents, envs, worker_factory=worker_factory, **worker_options)
+        self._workers = self._factory.make_workers(agents, envs)
 
     @property
     def workers(self):

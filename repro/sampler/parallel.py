@@ -47,11 +47,12 @@ class WorkerProcessError(RuntimeError):
 class MultiprocessingSampler(Sampler):
     """Runs each worker in its own process, in parallel."""
 
-    def __init__(self, agents, envs, *, worker_factory, context='spawn'):
-        super().__init__(agents, envs, worker_factory=worker_factory)
+    def __init__(self, agents, envs, *, worker_factory=None, context='spawn',
+                 **worker_options):
+        super().__init__(agents, envs, worker_factory=worker_factory, **worker_options)
         self._context = context
         self._blobs = [cloudpickle.dumps(w)
-                       for w in worker_factory.make_workers(agents, envs)]
+                       for w in self._factory.make_workers(agents, envs)]
         self._procs = None
 
     def _start(self):

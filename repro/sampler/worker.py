@@ -9,6 +9,7 @@ the worker continues exactly.
 import copy
 import math
 
+from repro.errors import ConfigError
 from repro.experiment import deterministic
 from repro.sampler.episode import EpisodeBatch
 
@@ -87,7 +88,7 @@ class WorkerFactory:
     def __init__(self, *, seed, n_workers=1, worker_class=DefaultWorker,
                  worker_args=None, max_episode_length=None):
         if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-            raise ValueError(f'n_workers must be a positive int, got {n_workers!r}')
+            raise ConfigError(f'n_workers must be a positive int, got {n_workers!r}')
         self.seed = seed
         self.n_workers = n_workers
         self.worker_class = worker_class or DefaultWorker

@@ -1,0 +1,32 @@
+# Developer entry points. `make test` and `make example` work on a fresh
+# machine: they create .venv and install what they need first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch; set TORCH_SPEC to another requirement for a GPU build.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup test test-fast example bench clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet '$(TORCH_SPEC)'
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+test: setup
+	$(PY) -m pytest -ra
+
+test-fast: setup
+	$(PY) -m pytest -ra -m 'not slow and not docker'
+
+example: setup
+	$(PY) examples/cartpole_vpg.py --seed 0
+
+bench: setup
+	$(PY) bench/library.py --write docs/BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) data .pytest_cache *.egg-info

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Benchmarks of the experiment library (issue #2), measured side by side.
+
+    python bench/library.py [--reps 3] [--epochs 6] [--write docs/BENCHMARKS.md]
+
+1. Determinism cost: the VPG example's training time with deterministic
+   kernels on / off (goal <= 1.05 on CPU). After a warm-up run, runs go in
+   on-off-off-on blocks so drift in machine speed and warm-up hit both modes
+   equally; the figure is the ratio of the medians.
+2. Snapshot cost: one ``Snapshotter.save_itr_params`` of the VPG runner's
+   real snapshot / a bare ``cloudpickle.dumps`` of the same object
+   (goal <= 1.1), timed on the training thread with the previous background
+   write finished (as an epoch of training between saves ensures); save plus
+   waiting until the file is durable is reported beside it.
+3. Learning: seconds of training until the VPG example's AverageReturn first
+   reaches 150 with its default settings (goal <= 60 s on 2 CPU cores).
+"""
+import argparse
+import contextlib
+import importlib.util
+import io
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+import types
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from repro.experiment import LocalRunner, Snapshotter, deterministic  # noqa: E402
+from repro.log import LogOutput, TabularInput, logger  # noqa: E402
+
+NO_ARCHIVE = {'archive_launch_repo': False}
+
+
+def load_vpg():
+    spec = importlib.util.spec_from_file_location('cartpole_vpg', ROOT / 'examples/cartpole_vpg.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules['cartpole_vpg'] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class ReturnTimer(LogOutput):
+    """Notes the training time at each epoch's dump, with its AverageReturn."""
+
+    types_accepted = (TabularInput,)
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.points = []
+        self._last = None
+
+    def record(self, data, prefix=''):
+        self._last = data.as_primitive_dict.get('AverageReturn')
+
+    def dump(self, step=None):
+        if self._last is not None:
+            self.points.append((time.perf_counter() - self.start, self._last))
+            self._last = None
+
+
+def train_seconds(vpg, deterministic_on, n_epochs, log_root):
+    """Wall time of one example run with the flag forced on or off."""
+    real = deterministic.set_seed
+    vpg.deterministic = types.SimpleNamespace(
+        set_seed=lambda seed: real(seed, deterministic=deterministic_on))
+    try:
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            vpg.cartpole_vpg(dict(NO_ARCHIVE, log_dir=tempfile.mkdtemp(dir=log_root)),
+                             seed=0, n_epochs=n_epochs)
+        return time.perf_counter() - start
+    finally:
+        vpg.deterministic = deterministic
+
+
+def bench_determinism(vpg, reps, n_epochs, log_root):
+    """Median time per mode over ``reps`` on-off-off-on blocks, after a warm-up.
+
+    The first run in a process pays for imports and allocator warm-up; an
+    unbalanced order would charge that to whichever mode runs first.
+    """
+    train_seconds(vpg, True, 1, log_root)
+    times = {True: [], False: []}
+    for _ in range(reps):
+        for flag in (True, False, False, True):
+            times[flag].append(train_seconds(vpg, flag, n_epochs, log_root))
+    on, off = statistics.median(times[True]), statistics.median(times[False])
+    return on, off, on / off
+
+
+def vpg_snapshot(vpg, log_root):
+    import gymnasium as gym
+    deterministic.set_seed(0)
+    ctxt = types.SimpleNamespace(snapshot_dir=tempfile.mkdtemp(dir=log_root),
+                                 snapshot_mode='last', snapshot_gap=1)
+    runner = LocalRunner(ctxt)
+    env = gym.make('CartPole-v1')
+    policy = vpg.CategoricalMLPPolicy(4, 2)
+    algo = vpg.VPG(policy, vpg.mlp([4, 32, 32, 1]))
+    runner.setup(algo, env)
+    algo._train_once(runner.obtain_episodes(0, 4000))
+    return runner._snapshot(), ctxt.snapshot_dir
+
+
+def bench_snapshot(vpg, log_root, n=200):
+    """Median time of dumps, of save on the training thread, and of save+wait.
+
+    In training an epoch separates two saves, so the previous background
+    write has finished; ``wait()`` outside the timed region reproduces that.
+    ``save+wait`` is the cost when the caller needs the file durable at once.
+    """
+    import cloudpickle
+    params, snapshot_dir = vpg_snapshot(vpg, log_root)
+    snapshotter = Snapshotter(snapshot_dir, 'last')
+    dumps, saves, durable = [], [], []
+    for i in range(n):  # interleaved, so all see the same machine state
+        start = time.perf_counter()
+        cloudpickle.dumps(params)
+        dumps.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        snapshotter.save_itr_params(i, params)
+        saves.append(time.perf_counter() - start)
+        snapshotter.wait()
+        durable.append(time.perf_counter() - start)
+    return [statistics.median(x) for x in (dumps, saves, durable)]
+
+
+def bench_learning(vpg, log_root):
+    timer = ReturnTimer()
+    original_add = logger.add_output
+    added = []
+
+    def add_output(output):  # join the experiment's outputs once it starts
+        original_add(output)
+        if not added:
+            added.append(True)
+            original_add(timer)
+            timer.start = time.perf_counter()
+    logger.add_output = add_output
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            vpg.cartpole_vpg(dict(NO_ARCHIVE, log_dir=tempfile.mkdtemp(dir=log_root)), seed=0)
+    finally:
+        logger.add_output = original_add
+    reached = next((t for t, r in timer.points if r >= 150), None)
+    return reached, timer.points[-1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--reps', type=int, default=3, help='on-off-off-on blocks')
+    parser.add_argument('--epochs', type=int, default=6,
+                        help='epochs per determinism run (default settings otherwise)')
+    parser.add_argument('--write', help='also write the table to this Markdown file')
+    args = parser.parse_args()
+    vpg = load_vpg()
+    with tempfile.TemporaryDirectory() as log_root:
+        print('determinism on/off ...', flush=True)
+        on, off, det_ratio = bench_determinism(vpg, args.reps, args.epochs, log_root)
+        print('snapshot save vs cloudpickle.dumps ...', flush=True)
+        dump, save, durable = bench_snapshot(vpg, log_root)
+        print('VPG time to AverageReturn >= 150 ...', flush=True)
+        reached, (total, final) = bench_learning(vpg, log_root)
+    rows = [
+        ('Determinism cost, VPG example, on ÷ off', f'{det_ratio:.3f} '
+         f'({on:.2f} s ÷ {off:.2f} s, median of {2 * args.reps} runs each, {args.epochs} epochs)', '≤ 1.05'),
+        ('Snapshot save ÷ cloudpickle.dumps (training thread)', f'{save / dump:.3f} '
+         f'({save * 1e3:.2f} ms ÷ {dump * 1e3:.2f} ms, median of 200)', '≤ 1.1'),
+        ('Snapshot save + wait until durable ÷ cloudpickle.dumps', f'{durable / dump:.3f} '
+         f'({durable * 1e3:.2f} ms ÷ {dump * 1e3:.2f} ms, median of 200)', '(for reference)'),
+        ('VPG training time to AverageReturn ≥ 150', 'not reached' if reached is None else
+         f'{reached:.1f} s (final return {final:.1f} after {total:.1f} s)', '≤ 60 s'),
+    ]
+    table = ['| measure | result | goal |', '|---|---|---|']
+    table += [f'| {a} | {b} | {c} |' for a, b, c in rows]
+    text = '\n'.join(table)
+    print(text)
+    if args.write:
+        pathlib.Path(args.write).write_text(
+            '# Benchmarks\n\nProduced by `python bench/library.py '
+            f'--reps {args.reps} --epochs {args.epochs}` on a 2-core CPU machine.\n\n'
+            + text + '\n')
+
+
+if __name__ == '__main__':
+    main()
