@@ -5,13 +5,12 @@ Runs in seconds and needs no torch, so it shows the library on its own:
 
     python examples/cartpole_cem.py --seed 0 [--n-epochs 10]
 """
-import argparse
-
 import gymnasium as gym
 import numpy as np
 
 from repro import tabular, wrap_experiment
 from repro.experiment import LocalRunner, deterministic
+from repro.experiment.launcher import launcher_kwargs
 
 
 class LinearPolicy:
@@ -83,14 +82,7 @@ def cartpole_cem(ctxt=None, seed=0, n_epochs=10, batch_size=500, n_samples=20):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--n-epochs', type=int, default=None)
-    args = parser.parse_args(argv)
-    kwargs = {'seed': args.seed}
-    if args.n_epochs is not None:
-        kwargs['n_epochs'] = args.n_epochs
-    return cartpole_cem(**kwargs)
+    return cartpole_cem(**launcher_kwargs(__doc__.splitlines()[0], argv))
 
 
 if __name__ == '__main__':

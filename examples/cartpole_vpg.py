@@ -6,7 +6,6 @@ snapshots, deterministic.set_seed, LocalRunner for the training loop.
 
     python examples/cartpole_vpg.py --seed 0 [--n-epochs 40]
 """
-import argparse
 import itertools
 
 import gymnasium as gym
@@ -16,7 +15,7 @@ from torch import nn
 
 from repro import tabular, wrap_experiment
 from repro.experiment import LocalRunner, deterministic
-
+from repro.experiment.launcher import launcher_kwargs
 
 def mlp(sizes):
     layers = []
@@ -26,14 +25,11 @@ def mlp(sizes):
             layers.append(nn.Tanh())
     return nn.Sequential(*layers)
 
-
 class CategoricalMLPPolicy(nn.Module):
     """A softmax policy over discrete actions."""
-
     def __init__(self, obs_dim, n_actions, hidden_sizes=(32, 32)):
         super().__init__()
         self.net = mlp([obs_dim, *hidden_sizes, n_actions])
-
     def forward(self, observations):
         return torch.distributions.Categorical(logits=self.net(observations))
 
@@ -49,7 +45,6 @@ class CategoricalMLPPolicy(nn.Module):
         cumulative = itertools.accumulate(probs)
         return next((a for a, c in enumerate(cumulative) if u < c), len(probs) - 1), {}
 
-
 def discounted_cumsum(values, discount):
     out = np.zeros_like(values)
     running = 0.0
@@ -58,10 +53,8 @@ def discounted_cumsum(values, discount):
         out[t] = running
     return out
 
-
 class VPG:
     """Policy gradient with generalised advantage estimation (GAE).
-
     One policy step per epoch on normalised advantages; the value function,
     trained on discounted returns, is the baseline. Truncated episodes are
     bootstrapped from the value of their last observation.
@@ -75,7 +68,6 @@ class VPG:
         self.vf_iters = vf_iters
         self._policy_optimizer = torch.optim.Adam(policy.parameters(), lr=policy_lr)
         self._vf_optimizer = torch.optim.Adam(value_function.parameters(), lr=vf_lr)
-
     def train(self, runner):
         last_return = None
         for _ in runner.step_epochs():
@@ -83,7 +75,6 @@ class VPG:
             last_return = self._train_once(episodes)
             runner.step_itr += 1
         return last_return
-
     def _advantages(self, episodes, obs):
         with torch.no_grad():
             values = self.value_function(obs).squeeze(-1).double().numpy()
@@ -99,7 +90,6 @@ class VPG:
             returns.append(discounted_cumsum(np.append(rewards, bootstrap),
                                              self.discount)[:-1])
         return np.concatenate(advantages), np.concatenate(returns)
-
     def _train_once(self, episodes):
         obs = torch.as_tensor(episodes.observations, dtype=torch.float32)
         actions = torch.as_tensor(episodes.actions)
@@ -107,19 +97,16 @@ class VPG:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
         advantages = torch.as_tensor(advantages, dtype=torch.float32)
         returns = torch.as_tensor(returns, dtype=torch.float32)
-
         dist = self.policy(obs)
         policy_loss = -(dist.log_prob(actions) * advantages).mean()
         self._policy_optimizer.zero_grad()
         policy_loss.backward()
         self._policy_optimizer.step()
-
         for _ in range(self.vf_iters):
             vf_loss = ((self.value_function(obs).squeeze(-1) - returns) ** 2).mean()
             self._vf_optimizer.zero_grad()
             vf_loss.backward()
             self._vf_optimizer.step()
-
         episode_returns = episodes.undiscounted_returns()
         tabular.record('AverageReturn', float(episode_returns.mean()))
         tabular.record('MaxReturn', float(episode_returns.max()))
@@ -129,7 +116,6 @@ class VPG:
         tabular.record('ValueLoss', vf_loss.item())
         tabular.record('Entropy', dist.entropy().mean().item())
         return float(episode_returns.mean())
-
 
 @wrap_experiment(name_parameters='passed')
 def cartpole_vpg(ctxt=None, seed=0, n_epochs=40, batch_size=4000):
@@ -144,17 +130,8 @@ def cartpole_vpg(ctxt=None, seed=0, n_epochs=40, batch_size=4000):
     runner.setup(algo=algo, env=env)
     return runner.train(n_epochs=n_epochs, batch_size=batch_size)
 
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--n-epochs', type=int, default=None)
-    args = parser.parse_args(argv)
-    kwargs = {'seed': args.seed}
-    if args.n_epochs is not None:
-        kwargs['n_epochs'] = args.n_epochs
-    return cartpole_vpg(**kwargs)
-
+    return cartpole_vpg(**launcher_kwargs(__doc__.splitlines()[0], argv))
 
 if __name__ == '__main__':
     main()

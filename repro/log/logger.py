@@ -3,21 +3,21 @@
 Modelled on dowel (garage's logger): ``logger.log(x)`` hands ``x`` to every
 output that accepts its type, ``logger.dump_all(step)`` ends an epoch.
 """
-import contextlib
 import warnings
+
+from repro.log.prefix import PrefixStack
 
 
 class LoggerWarning(UserWarning):
     """Something was logged that no output could take."""
 
 
-class Logger:
+class Logger(PrefixStack):
     """Fan-out of log data to :class:`~repro.log.outputs.LogOutput` objects."""
 
     def __init__(self):
         self._outputs = []
-        self._prefixes = []
-        self._prefix_str = ''
+        super().__init__()
         self._warned = set()
         self.disable_warnings = False
 
@@ -69,23 +69,6 @@ class Logger:
         for output in self._outputs:
             if isinstance(output, output_type):
                 output.dump(step=step)
-
-    @contextlib.contextmanager
-    def prefix(self, prefix):
-        self.push_prefix(prefix)
-        try:
-            yield
-        finally:
-            self.pop_prefix()
-
-    def push_prefix(self, prefix):
-        self._prefixes.append(prefix)
-        self._prefix_str = ''.join(self._prefixes)
-
-    def pop_prefix(self):
-        if self._prefixes:
-            self._prefixes.pop()
-        self._prefix_str = ''.join(self._prefixes)
 
     def _warn(self, msg):
         if not self.disable_warnings and msg not in self._warned:

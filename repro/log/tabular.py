@@ -1,8 +1,9 @@
 """Key/value metrics for one epoch, in dowel's ``TabularInput`` style."""
-import contextlib
 import numbers
 
 import numpy as np
+
+from repro.log.prefix import PrefixStack
 
 
 def _primitive(value):
@@ -16,13 +17,12 @@ def _primitive(value):
     return None
 
 
-class TabularInput:
+class TabularInput(PrefixStack):
     """Collects ``record(key, value)`` calls until the logger dumps them."""
 
     def __init__(self):
         self._dict = {}
-        self._prefixes = []
-        self._prefix_str = ''
+        super().__init__()
 
     def __str__(self):
         if not self._dict:
@@ -44,23 +44,6 @@ class TabularInput:
         for name, fn in stats.items():
             self.record(front + name + back,
                         fn(values) if len(values) else np.nan)
-
-    @contextlib.contextmanager
-    def prefix(self, prefix):
-        """Prefix every key recorded inside the ``with`` block."""
-        self.push_prefix(prefix)
-        try:
-            yield
-        finally:
-            self.pop_prefix()
-
-    def push_prefix(self, prefix):
-        self._prefixes.append(prefix)
-        self._prefix_str = ''.join(self._prefixes)
-
-    def pop_prefix(self):
-        self._prefixes.pop()
-        self._prefix_str = ''.join(self._prefixes)
 
     def clear(self):
         self._dict.clear()

@@ -35,3 +35,9 @@ def test_sequential_log_dirs(tmp_path):
     base = str(tmp_path / 'a' / 'exp')
     made = [make_sequential_log_dir(base) for _ in range(3)]
     assert made == [base, base + '_1', base + '_2']
+
+
+def test_launcher_flags():
+    from repro.experiment.launcher import launcher_kwargs
+    assert launcher_kwargs(argv=[]) == {'seed': 0}
+    assert launcher_kwargs(argv=['--seed', '3', '--n-epochs', '7']) == {'seed': 3, 'n_epochs': 7}
