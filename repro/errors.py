@@ -33,3 +33,23 @@ class NotSetupError(ReproError, RuntimeError):
 
 class SnapshotNotFoundError(ReproError, FileNotFoundError):
     """No snapshot file matches what was asked for."""
+
+
+class RunNotFoundError(ReproError):
+    """No run matches the given id or prefix."""
+
+
+class AmbiguousRunError(ReproError):
+    """A run id prefix matches more than one run."""
+
+
+class StoreError(ReproError):
+    """The run store is unreadable, unwritable or inconsistent."""
+
+
+class SourceError(ReproError):
+    """The launcher's source tree cannot be snapshotted (e.g. not in git)."""
+
+
+class LockError(ReproError):
+    """The dependency lock is missing, stale or cannot be produced."""

@@ -17,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: importing rich would double start-up time
 )
 
 
@@ -29,6 +30,17 @@ def _root():
 def version():
     """Print repro's version."""
     typer.echo(__version__)
+
+
+def _register():
+    """Commands live one per module; their bodies import the core lazily."""
+    from repro.cli import lock, runs
+    app.command('lock')(lock.lock)
+    app.command('ls')(runs.ls)
+    app.command('show')(runs.show)
+
+
+_register()
 
 
 def main(argv=None):

@@ -1,0 +1,142 @@
+"""Source snapshots through GitPython (the only module that imports ``git``).
+
+A snapshot is the launcher repository's tracked plus untracked-not-ignored
+files, exactly as they are on disk, recorded as a git tree. It is built in a
+temporary index (seeded from a copy of the user's, so unchanged files are not
+re-hashed); the user's index and working tree are never written. Blobs are
+copied into the run store by their git id, so an unchanged tree adds no
+bytes and a changed file adds only its own blob.
+"""
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.parse
+
+from repro.errors import SourceError
+
+EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
+
+
+def strip_credentials(url):
+    """A remote URL without user, password, token, query or fragment (pure)."""
+    if not url:
+        return url
+    if '://' not in url:
+        return url  # scp-like git@host:path carries no secret
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ''
+    if parts.port:
+        host = f'{host}:{parts.port}'
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, '', ''))
+
+
+@dataclasses.dataclass
+class SourceSnapshot:
+    root: str
+    commit: str
+    branch: str
+    remote: str
+    dirty: bool
+    tree: str
+    diff: bytes
+    files: list
+    new_bytes: int
+
+    @property
+    def diff_sha256(self):
+        return hashlib.sha256(self.diff).hexdigest()
+
+    def git_record(self):
+        """The manifest's ``git`` section."""
+        return {'commit': self.commit, 'branch': self.branch, 'remote': self.remote,
+                'dirty': self.dirty, 'tree': self.tree, 'diff_sha256': self.diff_sha256}
+
+
+def open_repo(path):
+    import git
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise SourceError(f'{path} is not inside a git repository',
+                          'run `git init` (and commit) in your project first') from None
+
+
+def _head(repo):
+    try:
+        commit = repo.head.commit
+    except ValueError:  # no commits yet
+        return None, EMPTY_TREE
+    return commit.hexsha, commit.tree.hexsha
+
+
+def _branch(repo):
+    try:
+        return repo.active_branch.name
+    except TypeError:  # detached HEAD
+        return None
+
+
+def _remote(repo):
+    remotes = {r.name: r for r in repo.remotes}
+    remote = remotes.get('origin') or next(iter(remotes.values()), None)
+    if remote is None:
+        return None
+    urls = list(remote.urls)
+    return strip_credentials(urls[0]) if urls else None
+
+
+def _index_entries(repo, env):
+    out = repo.git.ls_files('-s', '-z', env=env, strip_newline_in_stdout=False)
+    files = []
+    for record in out.split('\0'):
+        if record:
+            meta, path = record.split('\t', 1)
+            mode, oid, _stage = meta.split()
+            files.append((path, mode, oid))
+    return files
+
+
+def snapshot_source(path, store):
+    """Snapshot the repository containing ``path`` into ``store``."""
+    repo = open_repo(path)
+    root = repo.working_tree_dir
+    commit, head_tree = _head(repo)
+    with tempfile.TemporaryDirectory(prefix='repro-index-') as tmp:
+        index = os.path.join(tmp, 'index')
+        user_index = os.path.join(repo.git_dir, 'index')
+        if os.path.exists(user_index):
+            shutil.copyfile(user_index, index)  # reuse cached stat data
+        env = {'GIT_INDEX_FILE': index}
+        repo.git.add('-A', '--', '.', env=env)
+        tree = repo.git.write_tree(env=env)
+        files = _index_entries(repo, env)
+    new_bytes = 0
+    for _path, mode, oid in files:
+        if mode != '160000' and not store.has_object(oid):  # submodules: not stored
+            new_bytes += store.put_object(oid, repo.odb.stream(bytes.fromhex(oid)).read())
+    listing = json.dumps(files, separators=(',', ':')).encode()
+    new_bytes += store.put_object(hashlib.sha256(listing).hexdigest(), listing)
+    diff = repo.git.diff('--binary', '--no-color', '--no-ext-diff', head_tree, tree,
+                         stdout_as_string=False)
+    return SourceSnapshot(root=root, commit=commit, branch=_branch(repo),
+                          remote=_remote(repo), dirty=tree != head_tree, tree=tree,
+                          diff=diff, files=files, new_bytes=new_bytes)
+
+
+def export_tree(store, files, dest):
+    """Write snapshot ``files`` from the store into ``dest`` (for a container)."""
+    for path, mode, oid in files:
+        target = os.path.join(dest, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if mode == '160000':
+            continue
+        data = store.read_object(oid)
+        if mode == '120000':
+            os.symlink(data.decode(), target)
+            continue
+        with open(target, 'wb') as f:
+            f.write(data)
+        os.chmod(target, 0o755 if mode == '100755' else 0o644)

@@ -1,0 +1,148 @@
+"""The run store: ``.repro/`` at the repository root (or ``$REPRO_HOME``).
+
+Layout::
+
+    .repro/.gitignore        '*': the store keeps itself out of git
+    .repro/runs/<RUN_ID>/    manifest.json, logs and outputs of one run
+    .repro/objects/ab/cdef…  content-addressed blobs (git blob ids)
+
+Run ids read as ``20261124-021000-cartpole_vpg-s0-3fa2``: they sort by start
+time, name the launcher and seed, and end in random hex; the run directory
+is created with an exclusive ``mkdir``, so concurrent runs never share one.
+"""
+import datetime
+import json
+import os
+import re
+import secrets
+
+from repro._fs import atomic_writer
+from repro.errors import AmbiguousRunError, RunNotFoundError, StoreError
+
+MANIFEST = 'manifest.json'
+_ID_CHARS = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+_STEM_CHARS = re.compile(r'[^A-Za-z0-9_.]+')
+
+
+def make_run_id(launcher, seed, now=None, suffix=None):
+    """A readable, sortable run id (pure, given ``now`` and ``suffix``)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    stem = _STEM_CHARS.sub('_', os.path.splitext(os.path.basename(launcher))[0]) or 'run'
+    seed_part = 'sNone' if seed is None else f's{seed}'
+    return (f'{now:%Y%m%d-%H%M%S}-{stem[:40]}-{seed_part}-'
+            f'{suffix or secrets.token_hex(2)}')
+
+
+def check_run_ref(ref):
+    """Reject ids that could escape the store (``..``, ``/``) or are empty."""
+    if not isinstance(ref, str) or not _ID_CHARS.match(ref) or '..' in ref:
+        raise RunNotFoundError(f'not a valid run id: {ref!r}',
+                               'run ids look like 20261124-021000-name-s0-3fa2')
+    return ref
+
+
+class RunStore:
+    """Runs and content-addressed objects under one root directory."""
+
+    def __init__(self, root):
+        self.root = os.path.abspath(root)
+
+    @classmethod
+    def for_project(cls, project_root):
+        return cls(os.environ.get('REPRO_HOME') or os.path.join(project_root, '.repro'))
+
+    @property
+    def runs_dir(self):
+        return os.path.join(self.root, 'runs')
+
+    def ensure(self):
+        """Create the store (and its ``.gitignore``) if needed."""
+        try:
+            os.makedirs(self.runs_dir, exist_ok=True)
+            ignore = os.path.join(self.root, '.gitignore')
+            if not os.path.exists(ignore):
+                with atomic_writer(ignore, 'w', fsync=False) as f:
+                    f.write('# repro run store: never commit it\n*\n')
+        except OSError as exc:
+            raise StoreError(f'cannot create the run store at {self.root}: {exc.strerror}',
+                             'set REPRO_HOME to a writable directory') from None
+        return self
+
+    # -- runs ---------------------------------------------------------------
+    def create_run(self, launcher, seed, now=None):
+        """Make a new run directory; returns its id."""
+        self.ensure()
+        for _ in range(100):
+            run_id = make_run_id(launcher, seed, now)
+            try:
+                os.mkdir(os.path.join(self.runs_dir, run_id))
+                return run_id
+            except FileExistsError:
+                continue
+        raise StoreError('could not allocate a unique run id')
+
+    def run_dir(self, run_id):
+        return os.path.join(self.runs_dir, check_run_ref(run_id))
+
+    def run_ids(self):
+        try:
+            names = os.listdir(self.runs_dir)
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if _ID_CHARS.match(n)
+                      and os.path.isdir(os.path.join(self.runs_dir, n)))
+
+    def resolve(self, ref):
+        """The full run id for an id or a unique prefix of one."""
+        check_run_ref(ref)
+        ids = self.run_ids()
+        if ref in ids:
+            return ref
+        matches = [i for i in ids if i.startswith(ref)]
+        if not matches:
+            raise RunNotFoundError(f'no run matches {ref!r}', 'list runs with `repro ls`')
+        if len(matches) > 1:
+            shown = ', '.join(matches[:3]) + (', …' if len(matches) > 3 else '')
+            raise AmbiguousRunError(f'{ref!r} matches {len(matches)} runs ({shown})',
+                                    'give more characters of the id')
+        return matches[0]
+
+    def write_manifest(self, run_id, manifest):
+        from repro.manifest import render
+        with atomic_writer(os.path.join(self.run_dir(run_id), MANIFEST), 'w') as f:
+            f.write(render(manifest))
+
+    def read_manifest(self, run_id):
+        from repro.manifest import check_format
+        path = os.path.join(self.run_dir(run_id), MANIFEST)
+        try:
+            with open(path, encoding='utf-8') as f:
+                manifest = json.load(f)
+        except FileNotFoundError:
+            raise StoreError(f'run {run_id} has no manifest') from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StoreError(f'manifest of run {run_id} is not valid JSON ({exc})') from None
+        return check_format(manifest, path)
+
+    # -- content-addressed objects -------------------------------------------
+    def object_path(self, oid):
+        if not re.fullmatch(r'[0-9a-f]{40}|[0-9a-f]{64}', oid):
+            raise StoreError(f'not an object id: {oid!r}')
+        return os.path.join(self.root, 'objects', oid[:2], oid[2:])
+
+    def has_object(self, oid):
+        return os.path.exists(self.object_path(oid))
+
+    def put_object(self, oid, data):
+        """Store ``data`` under ``oid`` unless present; returns bytes written."""
+        path = self.object_path(oid)
+        if os.path.exists(path):
+            return 0
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_writer(path, fsync=False) as f:
+            f.write(data)
+        return len(data)
+
+    def read_object(self, oid):
+        with open(self.object_path(oid), 'rb') as f:
+            return f.read()

@@ -1,0 +1,94 @@
+import os
+import subprocess
+
+import pytest
+
+from repro.errors import SourceError
+from repro.gitsource import export_tree, snapshot_source, strip_credentials
+from repro.store import RunStore
+
+
+def git(cwd, *args):
+    return subprocess.run(['git', '-C', str(cwd), *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path):
+    root = tmp_path / 'proj'
+    root.mkdir()
+    git(root, 'init', '-q', '-b', 'main')
+    git(root, 'config', 'user.email', 't@example.com')
+    git(root, 'config', 'user.name', 'T')
+    (root / '.gitignore').write_text('ignored.txt\n.repro/\n')
+    (root / 'train.py').write_text('print(1)\n')
+    (root / 'run.sh').write_text('#!/bin/sh\n')
+    os.chmod(root / 'run.sh', 0o755)
+    git(root, 'add', '.')
+    git(root, 'commit', '-qm', 'init')
+    git(root, 'remote', 'add', 'origin', 'https://user:ghp_SECRET123@github.com/o/r.git')
+    return root
+
+
+@pytest.mark.parametrize('url, expected', [
+    ('https://user:tok@github.com/o/r.git', 'https://github.com/o/r.git'),
+    ('https://x-access-token:abc@host:8443/o/r?token=abc#frag', 'https://host:8443/o/r'),
+    ('ssh://git:pw@host/o/r', 'ssh://host/o/r'),
+    ('git@github.com:o/r.git', 'git@github.com:o/r.git'),
+    (None, None),
+])
+def test_strip_credentials(url, expected):
+    assert strip_credentials(url) == expected
+
+
+def test_clean_tree_snapshot(repo, tmp_path):
+    store = RunStore(tmp_path / 'store')
+    snap = snapshot_source(str(repo), store)
+    head = git(repo, 'rev-parse', 'HEAD').strip()
+    assert snap.commit == head and snap.branch == 'main'
+    assert snap.tree == git(repo, 'rev-parse', 'HEAD^{tree}').strip()
+    assert snap.dirty is False and snap.diff == b''
+    assert snap.remote == 'https://github.com/o/r.git'
+    assert 'SECRET' not in str(snap.git_record())
+
+
+def test_untracked_and_modified_files_are_in_the_tree_not_in_the_index(repo, tmp_path):
+    (repo / 'new.py').write_text('x = 1\n')
+    (repo / 'ignored.txt').write_text('no\n')
+    (repo / 'train.py').write_text('print(2)\n')
+    status_before = git(repo, 'status', '--porcelain')
+    index_before = (repo / '.git' / 'index').read_bytes()
+    snap = snapshot_source(str(repo), RunStore(tmp_path / 'store'))
+    assert sorted(p for p, _, _ in snap.files) == ['.gitignore', 'new.py', 'run.sh', 'train.py']
+    assert snap.dirty is True
+    assert b'+x = 1' in snap.diff and b'+print(2)' in snap.diff
+    assert git(repo, 'status', '--porcelain') == status_before  # user's state untouched
+    assert (repo / '.git' / 'index').read_bytes() == index_before
+
+
+def test_unchanged_tree_costs_no_bytes_and_one_change_costs_one_blob(repo, tmp_path):
+    store = RunStore(tmp_path / 'store')
+    first = snapshot_source(str(repo), store)
+    assert first.new_bytes > 0
+    again = snapshot_source(str(repo), store)
+    assert again.new_bytes == 0 and again.tree == first.tree
+    (repo / 'train.py').write_text('print(3)\n')
+    changed = snapshot_source(str(repo), store)
+    assert changed.tree != first.tree
+    # the new blob (9 bytes) plus the new file listing
+    assert len('print(3)\n') <= changed.new_bytes < 1000
+
+
+def test_export_recreates_the_files_and_modes(repo, tmp_path):
+    store = RunStore(tmp_path / 'store')
+    snap = snapshot_source(str(repo), store)
+    out = tmp_path / 'out'
+    export_tree(store, snap.files, str(out))
+    assert (out / 'train.py').read_text() == 'print(1)\n'
+    assert os.access(out / 'run.sh', os.X_OK) and not os.access(out / 'train.py', os.X_OK)
+
+
+def test_not_a_git_repository(tmp_path):
+    (tmp_path / 'plain').mkdir()
+    with pytest.raises(SourceError, match='not inside a git repository'):
+        snapshot_source(str(tmp_path / 'plain'), RunStore(tmp_path / 'store'))

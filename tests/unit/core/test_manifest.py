@@ -1,0 +1,68 @@
+import json
+import pathlib
+
+import pytest
+
+from repro.manifest import allowed_env, artifacts, check_format, render, sha256_file
+
+SCHEMA = pathlib.Path(__file__).resolve().parents[3] / 'repro' / 'schemas' / \
+    'manifest-v1.schema.json'
+
+
+def example_manifest():
+    return {
+        'format': 1, 'run_id': '20261124-021000-cartpole_vpg-s0-3fa2', 'status': 'succeeded',
+        'start_time': '2026-11-24T02:10:00+00:00', 'end_time': '2026-11-24T02:11:00+00:00',
+        'command': ['repro', 'run', 'examples/cartpole_vpg.py', '--seed', '0'],
+        'replay': ['repro', 'replay', '20261124-021000-cartpole_vpg-s0-3fa2'],
+        'seed': 0, 'args': [], 'launcher': 'examples/cartpole_vpg.py',
+        'git': {'commit': 'a' * 40, 'branch': 'main', 'remote': None, 'dirty': False,
+                'tree': 'b' * 40, 'diff_sha256': 'c' * 64},
+        'lock': {'path': 'requirements.lock', 'sha256': 'd' * 64},
+        'image': {'id': 'sha256:' + 'e' * 64, 'key': 'f' * 64, 'base': 'repro-base:bookworm',
+                  'base_digest': 'sha256:' + '1' * 64, 'dockerfile_sha256': '2' * 64},
+        'determinism': {'deterministic': True}, 'host': {'os': 'Linux'},
+        'repro_version': '0.1.0',
+        'artifacts': [{'path': 'progress.csv', 'size': 3, 'sha256': '3' * 64}],
+    }
+
+
+def test_example_manifest_matches_the_committed_schema():
+    jsonschema = pytest.importorskip('jsonschema')
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(example_manifest(), schema)
+    bad = example_manifest()
+    bad['git']['tree'] = 'not-a-hash'
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+def test_render_is_canonical():
+    a = example_manifest()
+    b = dict(reversed(list(a.items())))
+    assert render(a) == render(b)
+    assert json.loads(render(a)) == a
+
+
+def test_check_format():
+    assert check_format({'format': 1}) == {'format': 1}
+    with pytest.raises(Exception, match='not supported'):
+        check_format({'format': 2})
+
+
+def test_artifacts_hash_every_file_but_the_manifest(tmp_path):
+    (tmp_path / 'sub').mkdir()
+    (tmp_path / 'sub' / 'b.txt').write_bytes(b'hello')
+    (tmp_path / 'a.csv').write_bytes(b'')
+    (tmp_path / 'manifest.json').write_text('{}')
+    entries = artifacts(str(tmp_path))
+    assert [e['path'] for e in entries] == ['a.csv', 'sub/b.txt']
+    assert entries[1] == {'path': 'sub/b.txt', 'size': 5, 'sha256':
+                          '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824'}
+    assert sha256_file(tmp_path / 'sub' / 'b.txt') == entries[1]['sha256']
+
+
+def test_environment_allow_list_keeps_secrets_out():
+    env = {'REPRO_SEED': '0', 'AWS_SECRET_ACCESS_KEY': 'x', 'GITHUB_TOKEN': 'ghp_x',
+           'PYTHONHASHSEED': '0', 'HOME': '/root'}
+    assert allowed_env(env) == {'REPRO_SEED': '0', 'PYTHONHASHSEED': '0'}

@@ -1,0 +1,79 @@
+import datetime
+import os
+import threading
+
+import pytest
+
+from repro.errors import AmbiguousRunError, RunNotFoundError, StoreError
+from repro.store import RunStore, check_run_ref, make_run_id
+
+NOW = datetime.datetime(2026, 11, 24, 2, 10, 0, tzinfo=datetime.timezone.utc)
+
+
+def test_run_id_is_readable_and_sortable():
+    assert make_run_id('examples/cartpole vpg.py', 0, NOW, 'ab12') == \
+        '20261124-021000-cartpole_vpg-s0-ab12'
+    later = NOW + datetime.timedelta(seconds=1)
+    assert make_run_id('z.py', 0, NOW, 'ffff') < make_run_id('a.py', 0, later, '0000')
+
+
+def test_concurrent_runs_get_distinct_ids(tmp_path):
+    store = RunStore(tmp_path)
+    ids = []
+    threads = [threading.Thread(target=lambda: ids.append(store.create_run('x.py', 1, NOW)))
+               for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(ids)) == 32
+    assert sorted(store.run_ids()) == sorted(ids)
+
+
+def test_store_ignores_itself_in_git(tmp_path):
+    store = RunStore(tmp_path / '.repro').ensure()
+    assert (tmp_path / '.repro' / '.gitignore').read_text().splitlines()[-1] == '*'
+    assert os.path.isdir(store.runs_dir)
+
+
+@pytest.mark.parametrize('bad', ['', '../etc', 'a/b', '..', '/abs', 'x..y', None])
+def test_path_traversal_and_junk_ids_are_rejected(bad):
+    with pytest.raises(RunNotFoundError):
+        check_run_ref(bad)
+
+
+def test_resolve_prefixes(tmp_path):
+    store = RunStore(tmp_path)
+    for suffix in ('aaaa', 'aabb', 'cccc'):
+        os.makedirs(os.path.join(store.runs_dir, f'20261124-021000-x-s0-{suffix}'))
+    assert store.resolve('20261124-021000-x-s0-c') == '20261124-021000-x-s0-cccc'
+    with pytest.raises(AmbiguousRunError, match='matches 2 runs'):
+        store.resolve('20261124-021000-x-s0-aa')
+    with pytest.raises(RunNotFoundError):
+        store.resolve('2025')
+
+
+def test_objects_are_stored_once(tmp_path):
+    store = RunStore(tmp_path)
+    oid = 'a' * 40
+    assert store.put_object(oid, b'data') == 4
+    assert store.put_object(oid, b'data') == 0
+    assert store.read_object(oid) == b'data'
+    with pytest.raises(StoreError):
+        store.object_path('../../x')
+
+
+def test_manifest_round_trip_and_bad_manifests(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.create_run('a.py', 0)
+    store.write_manifest(run_id, {'format': 1, 'run_id': run_id})
+    assert store.read_manifest(run_id)['run_id'] == run_id
+    path = os.path.join(store.run_dir(run_id), 'manifest.json')
+    with open(path, 'w') as f:
+        f.write('{"format": 99}')
+    with pytest.raises(StoreError, match='format 99'):
+        store.read_manifest(run_id)
+    with open(path, 'w') as f:
+        f.write('{"format": 1, "trunc')
+    with pytest.raises(StoreError, match='not valid JSON'):
+        store.read_manifest(run_id)
