@@ -53,3 +53,11 @@ class SourceError(ReproError):
 
 class LockError(ReproError):
     """The dependency lock is missing, stale or cannot be produced."""
+
+
+class EngineError(ReproError):
+    """The container engine is unreachable or refused an operation."""
+
+
+class BaseImageError(ReproError):
+    """The base image cannot be made or is missing."""

@@ -34,7 +34,8 @@ def version():
 
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
-    from repro.cli import lock, runs
+    from repro.cli import base, lock, runs
+    app.command('base')(base.base)
     app.command('lock')(lock.lock)
     app.command('ls')(runs.ls)
     app.command('show')(runs.show)
