@@ -52,8 +52,24 @@ def to_jsonable(obj):
     return repr(obj)
 
 
+def to_plain(obj):
+    """Any value as strict JSON data: string keys, no NaN/Infinity."""
+    if isinstance(obj, float):
+        if obj != obj or obj in (float('inf'), float('-inf')):
+            return repr(obj)  # 'nan', 'inf', '-inf'
+        return obj
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    if isinstance(obj, dict):
+        return {k if isinstance(k, str) else repr(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    plain = to_jsonable(obj)
+    return plain if isinstance(plain, str) else to_plain(plain)
+
+
 def dump_json(path, data):
-    """Write *data* as indented, key-sorted JSON, atomically."""
-    text = json.dumps(data, indent=2, sort_keys=True, default=to_jsonable)
+    """Write *data* as indented, key-sorted, strict JSON, atomically."""
+    text = json.dumps(to_plain(data), indent=2, sort_keys=True, allow_nan=False)
     with atomic_writer(path, 'w', fsync=False) as f:
         f.write(text + '\n')

@@ -69,8 +69,10 @@ def first_difference(a, b, path='$', _seen=None):
     """None when ``a`` and ``b`` hold equal content, else where they differ."""
     if a is b:
         return None
-    if type(a) is not type(b):
-        return f'{path}: {type(a).__name__} != {type(b).__name__}'
+    if type(a) is not type(b) and _named(type(a)) != _named(type(b)):
+        # Same-named classes are the same class unpickled twice (cloudpickle
+        # pickles classes of a launcher's __main__ by value).
+        return f'{path}: {_named(type(a))} != {_named(type(b))}'
     if isinstance(a, float):
         same = struct.pack('<d', a) == struct.pack('<d', b)
         return None if same else f'{path}: {a!r} != {b!r}'

@@ -31,7 +31,24 @@ class ExperimentContext:
         return self.snapshot_dir
 
 
+_OPTION_TYPES = {
+    'log_dir': ((str, os.PathLike, type(None)), 'a path or None'),
+    'prefix': ((str,), 'a string'),
+    'name': ((str, type(None)), 'a string or None'),
+    'archive_launch_repo': ((bool,), 'True or False'),
+    'use_existing_dir': ((bool,), 'True or False'),
+    'x_axis': ((str, type(None)), 'a string or None'),
+}
+
+
 def _validate_options(options):
+    for key, (types, what) in _OPTION_TYPES.items():
+        if not isinstance(options[key], types):
+            raise ConfigError(f'wrap_experiment option {key} must be {what}, '
+                              f'got {options[key]!r}')
+    if options['prefix'] in ('', '.', '..') or '/' in options['prefix']:
+        raise ConfigError(f'wrap_experiment option prefix must be one directory name, '
+                          f'got {options["prefix"]!r}')
     validate_snapshot_options(options['snapshot_mode'], options['snapshot_gap'])
     normalise_name_parameters(options['name_parameters'])
 
@@ -45,6 +62,18 @@ def _validate_function(function):
         if param.kind in (param.POSITIONAL_ONLY, param.VAR_POSITIONAL):
             raise ConfigError(f'parameter {param.name!r} of {function.__name__}() '
                               'must be passable by keyword')
+
+
+def _seed_from_repro_run(signature, kwargs):
+    """Under ``repro run --seed N`` (REPRO_SEED set), N is the ``seed`` argument.
+
+    The run's seed is the one the manifest records, so it wins over the
+    launcher's own default or flag.
+    """
+    seed = os.environ.get('REPRO_SEED')
+    if seed in (None, '') or 'seed' not in signature.parameters:
+        return kwargs
+    return {**kwargs, 'seed': int(seed)}
 
 
 class ExperimentTemplate:
@@ -65,13 +94,14 @@ class ExperimentTemplate:
             return type(self)(function=args[0], **self._options)
         options = self._call_options(*args)
         signature = inspect.signature(self.function)
+        kwargs = _seed_from_repro_run(signature, kwargs)
         try:
             signature.bind(None, **kwargs)
         except TypeError as exc:
             raise ConfigError(f'{self.function.__name__}(): {exc}') from None
         name = augment_name(options['name'] or self.function.__name__,
                             options['name_parameters'], signature, kwargs)
-        log_dir = options['log_dir'] or default_log_dir(options['prefix'], name)
+        log_dir = os.fspath(options['log_dir'] or default_log_dir(options['prefix'], name))
         if options['use_existing_dir']:
             os.makedirs(log_dir, exist_ok=True)
         else:

@@ -1,6 +1,7 @@
 """Experiment names and log directories (garage's rules, as pure functions)."""
 import inspect
 import os
+import re
 
 from repro.errors import ConfigError
 
@@ -36,8 +37,14 @@ def augment_name(name, name_parameters, signature, kwargs):
     params = experiment_parameters(signature, kwargs)
     if mode == 'passed':
         params = {k: v for k, v in params.items() if k in kwargs}
-    parts = [f'{k}_{v}' for k, v in params.items()]
+    parts = [f'{k}_{_path_safe(v)}' for k, v in params.items()]
     return '_'.join([name, *parts])
+
+
+def _path_safe(value):
+    """A parameter value as one safe path component (no '/', no spaces)."""
+    return re.sub(r'[^A-Za-z0-9._=+-]+', '_', str(value)).strip('.') or '_'
+
 
 
 def default_log_dir(prefix, name, cwd=None):

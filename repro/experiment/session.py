@@ -17,7 +17,7 @@ from repro.experiment import deterministic, launch
 from repro.experiment.naming import experiment_parameters
 from repro.experiment.snapshotter import wait_for_snapshots
 from repro.log import (CsvOutput, StdOutput, TensorBoardOutput, TextOutput,
-                       logger)
+                       logger, tabular)
 
 STREAM_LOG = 'stdout.log'
 
@@ -76,11 +76,17 @@ class ExperimentSession:
         self._metadata = {}
         self._stream_file = None
         self._saved_streams = None
+        self._pushed = False
+        self._outer = ([], []), {}
 
     def path(self, name):
         return os.path.join(self.log_dir, name)
 
     def __enter__(self):
+        # A nested experiment gets its own outputs; the outer ones come back
+        # untouched when it ends.
+        self._outer = logger.detach(), tabular.as_dict
+        tabular.clear()
         try:
             self._capture_streams()
             logger.add_output(TextOutput(self.path('debug.log')))
@@ -88,6 +94,7 @@ class ExperimentSession:
             logger.add_output(TensorBoardOutput(self.log_dir, x_axis=self._options['x_axis']))
             logger.add_output(StdOutput())
             logger.push_prefix(f'[{self.name}] ')
+            self._pushed = True
             self._write_variant()
             self._write_metadata(status='running')
             logger.log(f'Logging to {self.log_dir}')
@@ -127,7 +134,12 @@ class ExperimentSession:
         try:
             logger.remove_all()
         finally:
-            logger.pop_prefix()
+            if self._pushed:
+                logger.pop_prefix()
+                self._pushed = False
+            outer_logger, outer_tabular = self._outer
+            logger.attach(outer_logger)
+            tabular.load(outer_tabular)
             if self._saved_streams is not None:
                 sys.stdout.flush()
                 sys.stderr.flush()

@@ -21,6 +21,14 @@ class Logger(PrefixStack):
         self._warned = set()
         self.disable_warnings = False
 
+
+    def __reduce__(self):
+        name = getattr(self, '_singleton_name', None)
+        if name:  # the global one: unpickle to the global one
+            from repro.log import _singleton
+            return (_singleton, (name,))
+        return super().__reduce__()
+
     def log(self, data):
         """Send ``data`` (a str or a TabularInput) to the outputs that take it."""
         if not self._outputs:
@@ -51,6 +59,20 @@ class Logger(PrefixStack):
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+    def detach(self):
+        """Take the outputs and prefixes away without closing them.
+
+        Lets a nested experiment log to its own files; :meth:`attach` gives
+        the outer experiment its outputs back afterwards.
+        """
+        state = (self._outputs, self._prefixes)
+        self._outputs, self._prefixes, self._prefix_str = [], [], ''
+        return state
+
+    def attach(self, state):
+        self._outputs, self._prefixes = state
+        self._prefix_str = ''.join(self._prefixes)
 
     def remove_output_type(self, output_type):
         for output in [o for o in self._outputs if isinstance(o, output_type)]:

@@ -24,6 +24,14 @@ class TabularInput(PrefixStack):
         self._dict = {}
         super().__init__()
 
+
+    def __reduce__(self):
+        name = getattr(self, '_singleton_name', None)
+        if name:  # the global one: unpickle to the global one
+            from repro.log import _singleton
+            return (_singleton, (name,))
+        return super().__reduce__()
+
     def __str__(self):
         if not self._dict:
             return ''
@@ -47,6 +55,10 @@ class TabularInput(PrefixStack):
 
     def clear(self):
         self._dict.clear()
+
+    def load(self, values):
+        """Replace every recorded value with ``values`` (no prefix applied)."""
+        self._dict = dict(values)
 
     @property
     def as_dict(self):

@@ -5,6 +5,7 @@ masked CRC32C) whose payloads are ``tensorflow.Event`` protobuf messages. We
 only need three message shapes, so they are encoded by hand here; the files
 are read back by tensorboard's own ``EventAccumulator`` in the tests.
 """
+import itertools
 import os
 import struct
 import time
@@ -79,17 +80,21 @@ def encode_event(wall_time, step=0, file_version=None, scalars=None):
     return msg
 
 
+_file_counter = itertools.count()
+
+
 class EventFileWriter:
     """Appends events to one ``events.out.tfevents.*`` file."""
 
     def __init__(self, log_dir):
         os.makedirs(log_dir, exist_ok=True)
-        # TensorBoard only needs 'tfevents' in the name; the time and pid keep
-        # names unique. The host name (TensorBoard's habit) is left out so a
-        # log directory does not reveal where it was produced.
-        name = f'events.out.tfevents.{int(time.time()):010d}.repro.{os.getpid()}'
+        # TensorBoard only needs 'tfevents' in the name; time, pid and a
+        # counter keep names unique. The host name (TensorBoard's habit) is
+        # left out so a log directory does not reveal where it was produced.
+        name = (f'events.out.tfevents.{int(time.time()):010d}.repro.{os.getpid()}'
+                f'.{next(_file_counter)}')
         self.path = os.path.join(log_dir, name)
-        self._file = open(self.path, 'ab')
+        self._file = open(self.path, 'xb')
         self._file.write(tfrecord(encode_event(time.time(),
                                                file_version='brain.Event:2')))
         self._file.flush()

@@ -17,7 +17,11 @@ from repro.sampler.local import Sampler
 
 def _serve(conn, worker_blob):
     """Worker process loop: answer collect/state/close requests."""
+    import signal
     import sys
+    # Ctrl-C reaches the whole process group; the parent decides when
+    # workers stop, so a KeyboardInterrupt is reported once, by the parent.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     worker = cloudpickle.loads(worker_blob)
     if 'torch' in sys.modules:  # one thread per worker: no oversubscription
         sys.modules['torch'].set_num_threads(1)
@@ -68,13 +72,17 @@ class MultiprocessingSampler(Sampler):
             self._procs.append((proc, parent))
 
     def _ask_all(self, messages):
-        for (_, conn), msg in zip(self._procs, messages):
-            conn.send(msg)
+        for (proc, conn), msg in zip(self._procs, messages):
+            try:
+                conn.send(msg)
+            except OSError:
+                raise WorkerProcessError(
+                    f'worker process {proc.pid} is gone (exit code {proc.exitcode})') from None
         results = []
         for proc, conn in self._procs:
             try:
                 status, value = conn.recv()
-            except EOFError:
+            except (EOFError, OSError):
                 raise WorkerProcessError(
                     f'worker process {proc.pid} died (exit code {proc.exitcode})') from None
             if status == 'error':
@@ -96,11 +104,14 @@ class MultiprocessingSampler(Sampler):
             self._blobs = self._ask_all([('state',)] * len(self._procs))
 
     def shutdown_worker(self):
+        """Fetch worker states and stop the processes (best effort if they died)."""
         if self._procs is None:
             return
-        self._sync_blobs()
         try:
+            self._sync_blobs()
             self._ask_all([('close',)] * len(self._procs))
+        except WorkerProcessError:
+            pass  # already dead: terminate below; never mask the caller's error
         finally:
             for proc, conn in self._procs:
                 proc.join(timeout=5)

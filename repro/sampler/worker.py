@@ -31,14 +31,28 @@ class DefaultWorker:
         self.agent = None
         self.env = None
         self._env_seeded = False
+        self._env_generation = 0
         self._rng = deterministic.seeded_rng_state(self.seed)
 
     def update_agent(self, agent):
         self.agent = agent
 
     def update_env(self, env):
+        """Replace the environment; it is seeded at its first reset.
+
+        The first environment gets the worker's seed; each replacement gets a
+        new seed derived from it, so updated environments do not replay the
+        same episodes.
+        """
         self.env = env
         self._env_seeded = False
+        self._env_generation += 1
+
+    @property
+    def env_seed(self):
+        if self._env_generation <= 1:
+            return self.seed
+        return deterministic.derive_seed(self.seed, self._env_generation)
 
     def collect(self, num_steps):
         """Whole episodes until at least ``num_steps`` steps are gathered."""
@@ -55,9 +69,10 @@ class DefaultWorker:
         if self._env_seeded:
             return self.env.reset()
         self._env_seeded = True
+        seed = self.env_seed
         for space in (self.env.action_space, self.env.observation_space):
-            space.seed(self.seed)
-        return self.env.reset(seed=self.seed)
+            space.seed(seed)
+        return self.env.reset(seed=seed)
 
     def rollout(self):
         """One episode; call inside :meth:`collect` for seeded randomness."""

@@ -156,3 +156,61 @@ def test_streams_are_restored_after_the_experiment(capsys):
     print('after')
     log_text = pathlib.Path('data/local/experiment/my_exp/stdout.log').read_text()
     assert 'after' not in log_text
+
+
+def test_nested_experiment_leaves_the_outer_logs_alone():
+    @wrap_experiment(archive_launch_repo=False)
+    def inner(ctxt=None):
+        tabular.record('I', 1)
+        logger.log(tabular)
+        logger.dump_all(0)
+
+    @wrap_experiment(archive_launch_repo=False)
+    def outer(ctxt=None):
+        tabular.record('O', 1)
+        logger.log(tabular)
+        logger.dump_all(0)
+        tabular.clear()
+        tabular.record('pending', 5)
+        inner()
+        logger.log('after inner')
+        tabular.record('O', 2)
+        logger.log(tabular)
+        logger.dump_all(1)
+
+    outer()
+    root = pathlib.Path('data/local/experiment')
+    assert (root / 'outer' / 'progress.csv').read_text() == 'O,pending\n1,\n2,5\n'
+    assert (root / 'inner' / 'progress.csv').read_text() == 'I\n1\n'
+    assert 'after inner' in (root / 'outer' / 'debug.log').read_text()
+
+
+def test_awkward_parameter_values_still_give_valid_json():
+    @wrap_experiment(archive_launch_repo=False)
+    def odd(ctxt=None, p=None, x=0.0):
+        return ctxt
+
+    ctxt = odd(p={(1, 2): 3, 1: 'a', 'b': float('nan')}, x=float('inf'))
+    variant = json.loads(pathlib.Path(ctxt.snapshot_dir, 'variant.json').read_text())
+    assert variant['parameters'] == {'p': {'(1, 2)': 3, '1': 'a', 'b': 'nan'}, 'x': 'inf'}
+
+
+@pytest.mark.parametrize('options', [
+    {'log_dir': 123}, {'prefix': None}, {'prefix': '../up'}, {'archive_launch_repo': 'yes'},
+    {'name': 5},
+])
+def test_wrongly_typed_options_are_config_errors(options):
+    with pytest.raises(ConfigError):
+        my_exp(options)
+    assert not pathlib.Path('data').exists()
+
+
+def test_parameter_values_cannot_escape_the_log_directory():
+    @wrap_experiment(archive_launch_repo=False, name_parameters='passed')
+    def exp(ctxt=None, path=''):
+        return ctxt
+
+    ctxt = exp(path='../../../../escape me')
+    resolved = pathlib.Path(ctxt.snapshot_dir).resolve()
+    assert resolved.parent == pathlib.Path('data/local/experiment').resolve()
+    assert resolved.name.startswith('exp_path_') and resolved.name.endswith('escape_me')

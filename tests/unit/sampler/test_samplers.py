@@ -122,3 +122,13 @@ def test_garage_style_construction_uses_the_experiment_seed():
     with pytest.raises(ValueError, match='either'):
         LocalSampler(RandomPolicy(), NoisyWalk(), worker_factory=WorkerFactory(seed=0),
                      n_workers=2)
+
+
+def test_env_update_seeds_each_new_environment_differently():
+    sampler = make(LocalSampler, n_workers=1)
+    starts = [sampler.obtain_samples(i, 1, None, env_update=NoisyWalk()).observations[0, 0]
+              for i in range(3)]
+    assert len(set(starts)) == 3
+    again = make(LocalSampler, n_workers=1)
+    assert [again.obtain_samples(i, 1, None, env_update=NoisyWalk()).observations[0, 0]
+            for i in range(3)] == starts  # still reproducible
