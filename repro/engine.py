@@ -47,6 +47,95 @@ class DockerEngine:
         except docker.errors.APIError as exc:
             raise EngineError(f'docker load failed: {exc.explanation or exc}') from None
 
+    def find_image(self, label, value):
+        """ID of an image labelled ``label=value``, or None (the reuse check)."""
+        images = self._client.images.list(filters={'label': f'{label}={value}'})
+        return images[0].id if images else None
+
+    def save_image(self, ref, out):
+        """``docker save`` ``ref`` into the open binary file ``out``."""
+        for chunk in self._client.images.get(ref).save(named=False):
+            out.write(chunk)
+
+    def labels(self, ref):
+        return self._client.images.get(ref).labels or {}
+
+    def repo_digests(self, ref):
+        return self._client.images.get(ref).attrs.get('RepoDigests') or []
+
+    def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
+            workdir=None, gpus=None, on_output=None, read_only_root=False):
+        """Run a container to completion; returns (exit code, container).
+
+        ``mounts`` are ``(host, container, 'ro'|'rw')``. Output is passed to
+        ``on_output(bytes)`` as it arrives. Ctrl-C stops the container and
+        re-raises KeyboardInterrupt; the container is removed in every case.
+        """
+        import docker
+        kwargs = dict(
+            environment=dict(env or {}), user=user, working_dir=workdir,
+            volumes={host: {'bind': cont, 'mode': mode} for host, cont, mode in mounts},
+            network_mode='bridge' if network else 'none', detach=True,
+            cap_drop=['ALL'], security_opt=['no-new-privileges'],
+            read_only=read_only_root, tmpfs={'/tmp': 'rw,exec,size=1g'} if read_only_root else None)
+        if gpus:
+            count = -1 if gpus == 'all' else None
+            ids = None if gpus == 'all' else [g.strip() for g in str(gpus).split(',')]
+            kwargs['device_requests'] = [docker.types.DeviceRequest(
+                count=count, device_ids=ids, capabilities=[['gpu']])]
+        try:
+            container = self._client.containers.run(image, command, **kwargs)
+        except docker.errors.APIError as exc:
+            raise EngineError(f'cannot start the container: {exc.explanation or exc}') from None
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                if on_output:
+                    on_output(chunk)
+            status = container.wait()
+            return status.get('StatusCode', 1), container
+        except KeyboardInterrupt:
+            container.stop(timeout=10)
+            raise
+        finally:
+            try:
+                container.remove(force=True)
+            except docker.errors.APIError:
+                pass
+
+    def run_and_export(self, image, command, path, dest, *, env=None, mounts=(),
+                       on_output=None):
+        """Run a build step (no network); on success extract ``path`` to ``dest``.
+
+        Returns the exit code; ``dest`` is filled only when it is 0.
+        """
+        import tarfile
+        import tempfile
+
+        import docker
+        try:
+            container = self._client.containers.run(
+                image, command, environment=dict(env or {}), network_mode='none', detach=True,
+                volumes={h: {'bind': c, 'mode': m} for h, c, m in mounts})
+        except docker.errors.APIError as exc:
+            raise EngineError(f'cannot start the build container: {exc.explanation or exc}') \
+                from None
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                if on_output:
+                    on_output(chunk)
+            code = container.wait().get('StatusCode', 1)
+            if code == 0:
+                with tempfile.TemporaryFile() as buf:
+                    stream, _ = container.get_archive(path)
+                    for chunk in stream:
+                        buf.write(chunk)
+                    buf.seek(0)
+                    with tarfile.open(fileobj=buf) as tar:
+                        tar.extractall(dest, filter='fully_trusted')
+            return code
+        finally:
+            container.remove(force=True)
+
     def remove_image(self, ref):
         import docker
         try:

@@ -61,3 +61,7 @@ class EngineError(ReproError):
 
 class BaseImageError(ReproError):
     """The base image cannot be made or is missing."""
+
+
+class BuildError(ReproError):
+    """The run image could not be built."""

@@ -34,9 +34,11 @@ def version():
 
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
-    from repro.cli import base, lock, runs
+    from repro.cli import base, build, lock, run, runs
     app.command('base')(base.base)
+    app.command('build')(build.build)
     app.command('lock')(lock.lock)
+    app.command('run')(run.run)
     app.command('ls')(runs.ls)
     app.command('show')(runs.show)
 
@@ -48,7 +50,7 @@ def main(argv=None):
     """Console entry point: run the app, map ReproError to its exit code."""
     from repro.errors import ReproError
     try:
-        app(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
     except ReproError as exc:
         typer.echo(f'repro: error: {exc}', err=True)
         return exc.exit_code
@@ -63,7 +65,8 @@ def main(argv=None):
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    # A command that raised typer.Exit(code) returns that code here.
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == '__main__':

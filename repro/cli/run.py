@@ -1,0 +1,21 @@
+"""``repro run LAUNCHER [--seed N] [--gpus …] [--network] [-- ARGS…]``."""
+from typing import List, Optional
+
+import typer
+
+
+def run(launcher: str = typer.Argument(..., help='the launcher script'),
+        args: Optional[List[str]] = typer.Argument(None, help='arguments after --'),
+        seed: int = typer.Option(0, help='experiment seed (REPRO_SEED in the container)'),
+        gpus: Optional[str] = typer.Option(None, help='"all" or device ids, e.g. "0,1"'),
+        network: bool = typer.Option(False, '--network',
+                                     help='allow networking (off by default)')):
+    """Run a launcher in its pinned image and record a manifest."""
+    import sys
+
+    from repro.run import run as run_launcher
+    run_id, status, code = run_launcher(
+        launcher, seed=seed, args=list(args or []), gpus=gpus, network=network,
+        progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)
+    typer.echo(f'run {run_id} {status}')
+    raise typer.Exit(code or 0)

@@ -1,0 +1,52 @@
+"""``[tool.repro]`` in pyproject.toml, with defaults that work without it.
+
+    [tool.repro]
+    base = "repro-base:bookworm"   # local tag or registry reference
+    python = "3.11"                # the base image's python3 version
+    template = "cpu"               # "cpu" or "cuda" (templates/Dockerfile.*)
+    env = { OMP_NUM_THREADS = "1" } # extra environment baked into the image
+"""
+import dataclasses
+import os
+import re
+import tomllib
+
+from repro.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageConfig:
+    base: str = 'repro-base:bookworm'
+    python: str = '3.11'
+    template: str = 'cpu'
+    env: tuple = ()
+
+
+def load_config(project_root):
+    """The project's image configuration (defaults if absent)."""
+    path = os.path.join(project_root, 'pyproject.toml')
+    section = {}
+    if os.path.exists(path):
+        with open(path, 'rb') as f:
+            try:
+                section = tomllib.load(f).get('tool', {}).get('repro', {})
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f'pyproject.toml is not valid TOML: {exc}') from None
+    unknown = set(section) - {'base', 'python', 'template', 'env'}
+    if unknown:
+        raise ConfigError(f'unknown [tool.repro] key(s): {", ".join(sorted(unknown))}',
+                          'valid: base, python, template, env')
+    env = section.get('env', {})
+    if not isinstance(env, dict) or not all(
+            re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', k) and isinstance(v, str)
+            for k, v in env.items()):
+        raise ConfigError('[tool.repro] env must map NAME = "value" strings')
+    config = ImageConfig(base=section.get('base', ImageConfig.base),
+                         python=str(section.get('python', ImageConfig.python)),
+                         template=section.get('template', ImageConfig.template),
+                         env=tuple(sorted(env.items())))
+    if config.template not in ('cpu', 'cuda'):
+        raise ConfigError(f'[tool.repro] template must be "cpu" or "cuda", got {config.template!r}')
+    if not re.fullmatch(r'3\.\d+', config.python):
+        raise ConfigError(f'[tool.repro] python must look like "3.11", got {config.python!r}')
+    return config

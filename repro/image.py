@@ -1,0 +1,217 @@
+"""Build or reuse the run image: content-keyed, offline, bit-reproducible.
+
+The key is the sha256 of the base digest, the lock, the rendered Dockerfile
+and repro's own files. An image labelled with the key is reused. Otherwise:
+wheels come from the content-addressed wheelhouse; the venv is installed in
+a container of the base image with networking off and SOURCE_DATE_EPOCH=0
+(hash-based bytecode); its files, and repro's, become normalised layers over
+the base image's layers, with a config whose timestamps are fixed, loaded
+with ``docker load``. Equal inputs give an equal image ID on any engine.
+"""
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+
+from repro import dockerfile as df
+from repro import oci
+from repro.errors import BaseImageError, BuildError
+from repro.wheels import Wheelhouse, default_cache, link_wheelhouse
+
+LABEL_KEY = 'org.repro.key'
+VENV = '/opt/venv'
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePlan:
+    """Everything that determines the image, computed without building."""
+
+    base: str
+    base_digest: str
+    python: str
+    lock_name: str
+    lock_bytes: bytes
+    dockerfile: str
+    repro_files: tuple
+    key: str
+    extra_env: tuple
+
+    @property
+    def dockerfile_sha256(self):
+        return hashlib.sha256(self.dockerfile.encode()).hexdigest()
+
+    @property
+    def tag(self):
+        return f'repro-run:{self.key[:16]}'
+
+    def record(self, image_id):
+        """The manifest's ``image`` section."""
+        return {'id': image_id, 'key': self.key, 'base': self.base,
+                'base_digest': self.base_digest, 'dockerfile_sha256': self.dockerfile_sha256,
+                'repo_digest': None}
+
+
+def base_digest(engine, base):
+    """The digest that pins ``base``: its repo digest, or its content-derived ID."""
+    image_id = engine.image_id(base)
+    if image_id is None:
+        raise BaseImageError(f'base image {base} not found',
+                             'run `repro base` (or pull it where a registry is reachable)')
+    if '/' in base.split(':')[0] or '@' in base:  # a registry reference
+        digests = engine.repo_digests(base)
+        if not digests:
+            raise BaseImageError(f'base image {base} is not pinned to a registry digest',
+                                 'pull it by digest, or use `repro base`')
+        return digests[0].split('@', 1)[1]
+    return image_id
+
+
+def plan_image(engine, config, lock_name, lock_bytes):
+    """Resolve the base and compute the key (no build)."""
+    digest = base_digest(engine, config.base)
+    text = df.render_dockerfile(df.read_template(config.template), config.base,
+                                config.python, lock_name, config.env)
+    files = tuple(df.package_files())
+    key = df.image_key(digest, lock_bytes, text, df.package_hash(files))
+    return ImagePlan(config.base, digest, config.python, lock_name, lock_bytes, text,
+                     files, key, config.env)
+
+
+@contextlib.contextmanager
+def _build_lock(cache, key):
+    """One build per key at a time, across processes (``flock``)."""
+    os.makedirs(os.path.join(cache, 'locks'), exist_ok=True)
+    with open(os.path.join(cache, 'locks', f'{key}.lock'), 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def ensure_image(engine, plan, cache=None, progress=print):
+    """The image ID for ``plan``: reused if an image has its key, else built."""
+    found = engine.find_image(LABEL_KEY, plan.key)
+    if found:
+        return found, False
+    cache = cache or default_cache()
+    with _build_lock(cache, plan.key):
+        found = engine.find_image(LABEL_KEY, plan.key)  # built while we waited
+        if found:
+            return found, False
+        return _build(engine, plan, cache, progress), True
+
+
+def _base_layers(engine, plan, tmp):
+    """Paths and diff ids of the base image's layers (from ``docker save``)."""
+    saved = os.path.join(tmp, 'base.tar')
+    with open(saved, 'wb') as f:
+        engine.save_image(plan.base_digest, f)
+    base_dir = os.path.join(tmp, 'base')
+    with tarfile.open(saved) as tar:
+        tar.extractall(base_dir, filter='data')
+    with open(os.path.join(base_dir, 'manifest.json')) as f:
+        manifest = json.load(f)[0]
+    with open(os.path.join(base_dir, manifest['Config'])) as f:
+        base_config = json.load(f)
+    layers = [os.path.join(base_dir, p) for p in manifest['Layers']]
+    return layers, base_config['rootfs']['diff_ids'], base_config
+
+
+def _venv_layer(engine, plan, cache, tmp, progress):
+    """The venv layer for (base, lock), cached by that pair."""
+    layer_key = hashlib.sha256(f'{plan.base_digest}\0{plan.python}\0'.encode()
+                               + plan.lock_bytes).hexdigest()
+    layer_dir = os.path.join(cache, 'layers')
+    layer, diff_file = (os.path.join(layer_dir, f'venv-{layer_key}.tar'),
+                        os.path.join(layer_dir, f'venv-{layer_key}.diffid'))
+    if os.path.exists(layer) and os.path.exists(diff_file):
+        with open(diff_file) as f:
+            return layer, f.read().strip()
+    wheels, downloaded = Wheelhouse(cache).ensure(plan.lock_bytes.decode(), progress)
+    house = link_wheelhouse(wheels, os.path.join(tmp, 'wheelhouse'))
+    lock_path = os.path.join(tmp, 'requirements.lock')
+    with open(lock_path, 'wb') as f:
+        f.write(plan.lock_bytes)
+    py = f'python{plan.python}'
+    script = (f'set -e; {py} -m venv {VENV}; '
+              f'{VENV}/bin/pip install --no-index --find-links /tmp/wheels --require-hashes '
+              f'--no-deps --disable-pip-version-check -r /tmp/requirements.lock')
+    progress(f'installing {len(wheels)} wheels into {VENV} (network off) ...')
+    tail = []
+
+    def collect(chunk):
+        tail.extend(chunk.decode('utf-8', 'replace').splitlines())
+        del tail[:-20]
+    root = os.path.join(tmp, 'venv-root', 'opt')
+    os.makedirs(root)
+    code = engine.run_and_export(
+        plan.base_digest, ['sh', '-c', script], VENV, root,
+        env={'SOURCE_DATE_EPOCH': '0', 'PYTHONHASHSEED': '0', 'PIP_NO_CACHE_DIR': '1'},
+        mounts=[(house, '/tmp/wheels', 'ro'), (lock_path, '/tmp/requirements.lock', 'ro')],
+        on_output=collect)
+    if code != 0:
+        last = next((ln for ln in reversed(tail) if ln.strip()), 'no output')
+        raise BuildError(f'image build failed in step "pip install -r {plan.lock_name}": {last}')
+    os.makedirs(layer_dir, exist_ok=True)
+    partial = layer + '.partial'
+    with open(partial, 'wb') as f:
+        diff_id = oci.layer_tar(os.path.join(tmp, 'venv-root'), f)
+    os.replace(partial, layer)
+    with open(diff_file, 'w') as f:
+        f.write(diff_id + '\n')
+    return layer, diff_id
+
+
+def _repro_layer(plan, tmp):
+    """repro's own package inside the venv's site-packages."""
+    root = os.path.join(tmp, 'repro-root')
+    site = os.path.join(root, VENV.lstrip('/'), 'lib', f'python{plan.python}',
+                        'site-packages', 'repro')
+    for rel, data in plan.repro_files:
+        path = os.path.join(site, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb') as f:
+            f.write(data)
+    # Parent directories exist in the venv layer already; list only repro/.
+    layer = os.path.join(tmp, 'repro.tar')
+    with open(layer, 'wb') as f:
+        diff_id = oci.layer_tar(root, f)
+    return layer, diff_id
+
+
+def _build(engine, plan, cache, progress):
+    with tempfile.TemporaryDirectory(prefix='repro-build-', dir=cache) as tmp:
+        progress(f'building image {plan.tag} (key {plan.key[:16]})')
+        base_layers, base_diffs, base_config = _base_layers(engine, plan, tmp)
+        venv_layer, venv_diff = _venv_layer(engine, plan, cache, tmp, progress)
+        repro_layer, repro_diff = _repro_layer(plan, tmp)
+        labels = {LABEL_KEY: plan.key, 'org.repro.lock-sha256':
+                  hashlib.sha256(plan.lock_bytes).hexdigest(),
+                  'org.repro.base-digest': plan.base_digest,
+                  'org.repro.dockerfile-sha256': plan.dockerfile_sha256}
+        env, workdir = df.image_settings(plan.dockerfile)  # the Dockerfile is the spec
+        history = [h.get('created_by', '') for h in base_config.get('history', [])]
+        config = oci.image_config(
+            [*base_diffs, venv_diff, repro_diff], env=env, cmd=['python3'],
+            workdir=workdir, labels=labels,
+            history=history + [f'venv from {plan.lock_name}', 'repro package'])
+        archive = os.path.join(tmp, 'image.tar')
+        with open(archive, 'wb') as f:
+            oci.docker_archive(config, [*base_layers, venv_layer, repro_layer], plan.tag, f)
+        progress('docker load ...')
+        loaded = engine.load(archive)
+    expected = oci.image_id(config)
+    if expected not in loaded:
+        raise BuildError(f'docker loaded {loaded}, expected {expected}')
+    return expected
+
+
+def remove_cached_layers(cache=None):
+    """Forget cached venv layers (used to prove a rebuild from scratch)."""
+    shutil.rmtree(os.path.join(cache or default_cache(), 'layers'), ignore_errors=True)

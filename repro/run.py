@@ -1,0 +1,160 @@
+"""``repro run``: snapshot, lock, image, run in a container, manifest.
+
+One function per step; :func:`run` strings them together and always leaves
+a readable manifest: ``running`` while the container runs, then the final
+status with every artifact hashed.
+"""
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import repro
+from repro.errors import ConfigError, SourceError
+from repro.manifest import FORMAT, allowed_env, artifacts
+
+CONTAINER_SRC = '/src'
+CONTAINER_RUN = '/repro/run'
+CONTAINER_META = '/repro/meta'
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+def resolve_launcher(launcher):
+    """(project root, launcher path relative to it) or a one-line error."""
+    from repro.project import find_project_root
+    path = os.path.abspath(launcher)
+    if not os.path.isfile(path):
+        raise SourceError(f'launcher not found: {launcher}')
+    root = find_project_root(os.path.dirname(path))
+    return root, os.path.relpath(path, root).replace(os.sep, '/')
+
+
+def command_line(launcher_rel, seed, args, gpus, network):
+    cmd = ['repro', 'run', launcher_rel]
+    if seed is not None:
+        cmd += ['--seed', str(seed)]
+    if gpus:
+        cmd += ['--gpus', gpus]
+    if network:
+        cmd.append('--network')
+    return cmd + (['--', *args] if args else [])
+
+
+def export_source(store, snapshot):
+    """The snapshot's files under ``<store>/src/<tree>`` (made once per tree)."""
+    from repro.gitsource import export_tree
+    dest = os.path.join(store.root, 'src', snapshot.tree)
+    if not os.path.isdir(dest):
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix='.tmp-', dir=os.path.dirname(dest))
+        export_tree(store, snapshot.files, tmp)
+        try:
+            os.rename(tmp, dest)
+        except OSError:  # another run exported the same tree first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+class _Tee:
+    """Container output to the terminal and to logs/stdout.log, as it comes."""
+
+    def __init__(self, path, stream):
+        self._file = open(path, 'ab')
+        self._stream = stream
+
+    def __call__(self, chunk):
+        self._file.write(chunk)
+        self._file.flush()
+        self._stream.write(chunk)
+        self._stream.flush()
+
+    def close(self):
+        self._file.close()
+
+
+def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
+        output=None):
+    """Run ``launcher`` in its image; returns (run id, status, exit code)."""
+    from repro.config import load_config
+    from repro.engine import DockerEngine
+    from repro.gitsource import snapshot_source
+    from repro.hostinfo import host_record
+    from repro.image import ensure_image, plan_image
+    from repro.locking import LOCK_NAME, check_lock
+    from repro.store import RunStore
+
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ConfigError(f'invalid seed {seed!r}: use a non-negative integer')
+    root, launcher_rel = resolve_launcher(launcher)
+    config = load_config(root)
+    _lock_path, lock_bytes = check_lock(root)
+    engine = DockerEngine.connect()
+    store = RunStore.for_project(root).ensure()
+    progress('snapshotting the source tree ...')
+    snapshot = snapshot_source(root, store)
+    plan = plan_image(engine, config, LOCK_NAME, lock_bytes)
+    image_id, built = ensure_image(engine, plan, progress=progress)
+    progress(f'{"built" if built else "reusing"} image {image_id[:19]} (key {plan.key[:12]})')
+    src = export_source(store, snapshot)
+
+    run_id = store.create_run(launcher_rel, seed)
+    run_dir = store.run_dir(run_id)
+    for sub in ('outputs', 'logs', 'meta'):
+        os.makedirs(os.path.join(run_dir, sub))
+    env = {'REPRO_SEED': '' if seed is None else str(seed), 'PYTHONHASHSEED': '0',
+           'CUBLAS_WORKSPACE_CONFIG': ':4096:8', 'REPRO_DETERMINISTIC': '1',
+           'REPRO_RUN_ID': run_id, 'REPRO_META_DIR': CONTAINER_META}
+    manifest = {
+        'format': FORMAT, 'run_id': run_id, 'status': 'running', 'start_time': _now(),
+        'end_time': None, 'exit_code': None,
+        'command': command_line(launcher_rel, seed, list(args), gpus, network),
+        'replay': ['repro', 'replay', run_id], 'replay_of': None,
+        'launcher': launcher_rel, 'seed': seed, 'args': list(args),
+        'env': allowed_env(env), 'network': bool(network), 'gpus': gpus,
+        'git': snapshot.git_record(),
+        'lock': {'path': LOCK_NAME, 'sha256': hashlib.sha256(lock_bytes).hexdigest()},
+        'image': plan.record(image_id), 'determinism': {},
+        'host': host_record(engine.version()), 'repro_version': repro.__version__,
+        'artifacts': [],
+    }
+    store.write_manifest(run_id, manifest)
+    with open(os.path.join(run_dir, 'meta', 'source.diff'), 'wb') as f:
+        f.write(snapshot.diff)
+
+    tee = _Tee(os.path.join(run_dir, 'logs', 'stdout.log'),
+               output or sys.stdout.buffer)
+    status, code = 'failed', None
+    try:
+        code, _ = engine.run(
+            image_id, ['python', '-m', 'repro.runtime', f'{CONTAINER_SRC}/{launcher_rel}',
+                       *args],
+            env=env, user=f'{os.getuid()}:{os.getgid()}', network=network,
+            workdir=CONTAINER_RUN, gpus=gpus, on_output=tee,
+            mounts=[(src, CONTAINER_SRC, 'ro'),
+                    (os.path.join(run_dir, 'outputs'), CONTAINER_RUN, 'rw'),
+                    (os.path.join(run_dir, 'meta'), CONTAINER_META, 'rw')])
+        status = 'succeeded' if code == 0 else 'failed'
+    except KeyboardInterrupt:
+        status, code = 'interrupted', 130
+    finally:
+        tee.close()
+        manifest.update(status=status, exit_code=code, end_time=_now(),
+                        determinism=_read_json(os.path.join(run_dir, 'meta',
+                                                            'determinism.json')),
+                        artifacts=artifacts(run_dir))
+        store.write_manifest(run_id, manifest)
+    return run_id, status, code
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
