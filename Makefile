@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; set TORCH_SPEC to another requirement for a GPU build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup test test-fast example bench clean
+.PHONY: setup test test-fast example example-local docker bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,20 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -ra -m 'not slow and not docker'
 
-example: setup
+docker: setup
+	scripts/docker-up
+
+# The main job: the VPG example under `repro run`, in its pinned container.
+example: docker
+	$(VENV)/bin/repro run examples/cartpole_vpg.py --seed 0
+
+# The same launcher without a container (the library alone).
+example-local: setup
 	$(PY) examples/cartpole_vpg.py --seed 0
 
-bench: setup
-	$(PY) bench/library.py --write docs/BENCHMARKS.md
+bench: docker
+	$(PY) bench/library.py --write docs/BENCHMARKS-library.md
+	$(PY) bench/run.py --write docs/BENCHMARKS-run.md
 
 clean:
 	rm -rf $(VENV) data .pytest_cache *.egg-info

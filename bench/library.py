@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks of the experiment library (issue #2), measured side by side.
 
-    python bench/library.py [--reps 3] [--epochs 6] [--write docs/BENCHMARKS.md]
+    python bench/library.py [--reps 3] [--epochs 6] [--write docs/BENCHMARKS-library.md]
 
 1. Determinism cost: the VPG example's training time with deterministic
    kernels on / off (goal <= 1.05 on CPU). After a warm-up run, runs go in

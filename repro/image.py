@@ -107,14 +107,24 @@ def ensure_image(engine, plan, cache=None, progress=print):
         return _build(engine, plan, cache, progress), True
 
 
-def _base_layers(engine, plan, tmp):
-    """Paths and diff ids of the base image's layers (from ``docker save``)."""
-    saved = os.path.join(tmp, 'base.tar')
-    with open(saved, 'wb') as f:
-        engine.save_image(plan.base_digest, f)
-    base_dir = os.path.join(tmp, 'base')
-    with tarfile.open(saved) as tar:
-        tar.extractall(base_dir, filter='data')
+def _base_layers(engine, plan, cache):
+    """Paths and diff ids of the base image's layers, saved once per digest."""
+    base_dir = os.path.join(cache, 'layers', 'base-' + plan.base_digest.split(':')[-1])
+    if not os.path.exists(os.path.join(base_dir, 'manifest.json')):
+        os.makedirs(os.path.dirname(base_dir), exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix='.tmp-base-', dir=os.path.dirname(base_dir))
+        try:
+            saved = os.path.join(tmp, 'base.tar')
+            with open(saved, 'wb') as f:
+                engine.save_image(plan.base_digest, f)
+            with tarfile.open(saved) as tar:
+                tar.extractall(os.path.join(tmp, 'image'), filter='data')
+            os.replace(os.path.join(tmp, 'image'), base_dir)
+        except OSError:
+            if not os.path.exists(os.path.join(base_dir, 'manifest.json')):
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     with open(os.path.join(base_dir, 'manifest.json')) as f:
         manifest = json.load(f)[0]
     with open(os.path.join(base_dir, manifest['Config'])) as f:
@@ -188,7 +198,7 @@ def _repro_layer(plan, tmp):
 def _build(engine, plan, cache, progress):
     with tempfile.TemporaryDirectory(prefix='repro-build-', dir=cache) as tmp:
         progress(f'building image {plan.tag} (key {plan.key[:16]})')
-        base_layers, base_diffs, base_config = _base_layers(engine, plan, tmp)
+        base_layers, base_diffs, base_config = _base_layers(engine, plan, cache)
         venv_layer, venv_diff = _venv_layer(engine, plan, cache, tmp, progress)
         repro_layer, repro_diff = _repro_layer(plan, tmp)
         labels = {LABEL_KEY: plan.key, 'org.repro.lock-sha256':
@@ -213,5 +223,5 @@ def _build(engine, plan, cache, progress):
 
 
 def remove_cached_layers(cache=None):
-    """Forget cached venv layers (used to prove a rebuild from scratch)."""
+    """Forget cached base and venv layers (to prove a rebuild from scratch)."""
     shutil.rmtree(os.path.join(cache or default_cache(), 'layers'), ignore_errors=True)

@@ -25,14 +25,21 @@ def main(argv=None):
         record = deterministic.set_seed(
             int(os.environ['REPRO_SEED']),
             deterministic=os.environ.get('REPRO_DETERMINISTIC', '1') != '0')
+    sys.argv = [launcher, *args]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(launcher)))
+    try:
+        runpy.run_path(launcher, run_name='__main__')
+    finally:
+        # At the end, so torch's flags are included if the launcher imported it.
+        _write_record(deterministic.get_determinism_record() if record else {})
+    return 0
+
+
+def _write_record(record):
     meta_dir = os.environ.get('REPRO_META_DIR', META_DIR)
     if os.path.isdir(meta_dir):
         with open(os.path.join(meta_dir, 'determinism.json'), 'w') as f:
             json.dump(record, f, indent=2, sort_keys=True)
-    sys.argv = [launcher, *args]
-    sys.path.insert(0, os.path.dirname(os.path.abspath(launcher)))
-    runpy.run_path(launcher, run_name='__main__')
-    return 0
 
 
 if __name__ == '__main__':

@@ -8,9 +8,11 @@ the seed page warns; on a CPU it costs close to nothing (see bench/).
 
 ``get_rng_state``/``set_rng_state`` capture and restore all generators so a
 snapshot can continue a run exactly where it stopped. torch is optional: it
-is used only when it is already imported or importable.
+is seeded when it is imported, never imported just to be seeded.
 """
 import contextlib
+import importlib.abc
+import importlib.util
 import os
 import random
 import sys
@@ -21,18 +23,63 @@ CUBLAS_WORKSPACE_CONFIG = ':4096:8'
 _MAX_SEED = 2 ** 32
 
 _seed = None
+_deterministic = True
 _record = {}
 
 
 def _torch():
-    """torch if it can be imported, else None (the library runs without it)."""
-    if 'torch' in sys.modules:
-        return sys.modules['torch']
+    """torch if it has been imported, else None.
+
+    Importing torch costs seconds; a launcher that never uses it should not
+    pay that. If torch is imported after set_seed, the import hook below
+    seeds it and sets its flags at that moment, before any user code runs.
+    """
+    return sys.modules.get('torch')
+
+
+def _seed_torch(torch):
+    """Seed torch and set its deterministic flags from the current settings."""
+    torch.manual_seed(_seed)  # also seeds every CUDA device, lazily
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(_seed)
+    torch.backends.cudnn.deterministic = _deterministic
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(_deterministic)
+    _record.update({
+        'torch': torch.__version__,
+        'torch_cuda_devices': torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        'cudnn_deterministic': torch.backends.cudnn.deterministic,
+        'cudnn_benchmark': torch.backends.cudnn.benchmark,
+        'torch_deterministic_algorithms': torch.are_deterministic_algorithms_enabled(),
+    })
+
+
+def _torch_installed():
     try:
-        import torch
-    except ImportError:
-        return None
-    return torch
+        return importlib.util.find_spec('torch') is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class _SeedTorchOnImport(importlib.abc.MetaPathFinder):
+    """One-shot finder: when torch is first imported, seed it right after."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != 'torch':
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec('torch')
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_and_seed(module):
+            exec_module(module)
+            if _seed is not None:
+                _seed_torch(module)
+        spec.loader.exec_module = exec_and_seed
+        return spec
 
 
 def set_seed(seed, deterministic=True):
@@ -44,40 +91,32 @@ def set_seed(seed, deterministic=True):
             off only when GPU speed matters more than bit-for-bit reruns.
 
     Returns:
-        dict: what was set, suitable for metadata.json.
+        dict: what was set, suitable for metadata.json. If torch is imported
+        later, it is seeded then and :func:`get_determinism_record` says so.
     """
-    global _seed, _record
+    global _seed, _record, _deterministic
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f'seed must be an int, got {type(seed).__name__}')
     seed = int(seed) % _MAX_SEED
-    _seed = seed
+    _seed, _deterministic = seed, bool(deterministic)
     random.seed(seed)
     np.random.seed(seed)
-    record = {'seed': seed, 'deterministic': bool(deterministic),
-              'python_random': True, 'numpy_global': True,
-              'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED')}
+    _record = {'seed': seed, 'deterministic': _deterministic,
+               'python_random': True, 'numpy_global': True,
+               'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED')}
     if deterministic:
         # cuBLAS reads this when its first handle is created, so it must be
         # in the environment before any CUDA matmul.
         os.environ['CUBLAS_WORKSPACE_CONFIG'] = CUBLAS_WORKSPACE_CONFIG
+    _record['CUBLAS_WORKSPACE_CONFIG'] = os.environ.get('CUBLAS_WORKSPACE_CONFIG')
     torch = _torch()
     if torch is not None:
-        torch.manual_seed(seed)  # also seeds every CUDA device, lazily
-        if torch.cuda.is_available():
-            torch.cuda.manual_seed_all(seed)
-        torch.backends.cudnn.deterministic = bool(deterministic)
-        torch.backends.cudnn.benchmark = False
-        torch.use_deterministic_algorithms(bool(deterministic))
-        record.update({
-            'torch': torch.__version__,
-            'torch_cuda_devices': torch.cuda.device_count() if torch.cuda.is_available() else 0,
-            'cudnn_deterministic': torch.backends.cudnn.deterministic,
-            'cudnn_benchmark': torch.backends.cudnn.benchmark,
-            'torch_deterministic_algorithms': torch.are_deterministic_algorithms_enabled(),
-        })
-    record['CUBLAS_WORKSPACE_CONFIG'] = os.environ.get('CUBLAS_WORKSPACE_CONFIG')
-    _record = record
-    return dict(record)
+        _seed_torch(torch)
+    elif _torch_installed():
+        if not any(isinstance(f, _SeedTorchOnImport) for f in sys.meta_path):
+            sys.meta_path.insert(0, _SeedTorchOnImport())
+        _record['torch'] = 'seeded when imported'
+    return dict(_record)
 
 
 def get_seed():
@@ -115,8 +154,8 @@ def set_rng_state(state):
     """Restore generators captured by :func:`get_rng_state`."""
     random.setstate(state['python'])
     np.random.set_state(state['numpy'])
-    torch = _torch() if 'torch' in state else None
-    if torch is not None:
+    if 'torch' in state:
+        import torch  # the state was captured with torch loaded
         torch.set_rng_state(state['torch'])
         if 'torch_cuda' in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state['torch_cuda'])

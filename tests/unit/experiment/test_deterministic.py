@@ -80,3 +80,23 @@ def test_derive_seed_separates_components():
     seeds = {deterministic.derive_seed(s, w) for s in range(4) for w in range(4)}
     assert len(seeds) == 16
     assert deterministic.derive_seed(0, 1) == deterministic.derive_seed(0, 1)
+
+
+def test_torch_is_seeded_when_imported_after_set_seed(tmp_path):
+    """set_seed does not import torch; importing it later seeds it at once."""
+    import subprocess
+    import sys
+    code = ('import sys; from repro.experiment import deterministic as d\n'
+            'r = d.set_seed(3)\n'
+            'assert "torch" not in sys.modules and r["torch"] == "seeded when imported"\n'
+            'import torch\n'
+            'a = torch.rand(3).tolist()\n'
+            'torch.manual_seed(3); assert torch.rand(3).tolist() == a\n'
+            'rec = d.get_determinism_record()\n'
+            'assert rec["torch_deterministic_algorithms"] is True, rec\n'
+            'assert torch.are_deterministic_algorithms_enabled()\n'
+            'print("OK")\n')
+    pytest.importorskip('torch')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.stdout.strip() == 'OK', result.stderr

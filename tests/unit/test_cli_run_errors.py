@@ -1,0 +1,88 @@
+"""`repro run`/`build` refuse bad input with one line, before touching Docker."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from repro.config import ImageConfig, load_config
+from repro.errors import ConfigError
+from tests.conftest import ROOT
+
+
+def repro(*args, cwd, env=None):
+    return subprocess.run([sys.executable, '-m', 'repro', *args], cwd=cwd,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / 'proj'
+    root.mkdir()
+    subprocess.run(['git', 'init', '-q', str(root)], check=True)
+    (root / 'train.py').write_text('print("hi")\n')
+    shutil.copy(ROOT / 'requirements.in', root)
+    shutil.copy(ROOT / 'requirements.lock', root)
+    return root
+
+
+def one_line_error(result, *needles):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'Traceback' not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_launcher_missing(project):
+    one_line_error(repro('run', 'nope.py', cwd=project), 'launcher not found')
+
+
+def test_not_a_git_repository(tmp_path):
+    (tmp_path / 'train.py').write_text('')
+    one_line_error(repro('run', 'train.py', cwd=tmp_path), 'not inside a git repository')
+
+
+def test_lock_missing(project):
+    (project / 'requirements.lock').unlink()
+    one_line_error(repro('run', 'train.py', cwd=project), 'missing', 'repro lock')
+
+
+def test_lock_stale(project):
+    with open(project / 'requirements.in', 'a') as f:
+        f.write('six\n')
+    one_line_error(repro('run', 'train.py', cwd=project), 'stale', 'repro lock')
+
+
+@pytest.mark.parametrize('seed', ['-1', 'abc', '1.5'])
+def test_invalid_seed(project, seed):
+    result = repro('run', 'train.py', '--seed', seed, cwd=project)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert 'seed' in result.stderr.lower()
+
+
+def test_docker_unreachable_says_how_to_start_it(project, tmp_path):
+    result = repro('run', 'train.py', cwd=project,
+                   env={'DOCKER_HOST': f'unix://{tmp_path}/no.sock', 'REPRO_HOME': str(tmp_path)})
+    one_line_error(result, 'cannot reach the Docker daemon', 'dockerd')
+    assert not (tmp_path / 'runs').exists()  # nothing half-written
+
+
+def test_dry_run_renders_the_committed_dockerfile():
+    result = repro('build', '--dry-run', cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / 'Dockerfile').read_text()
+
+
+def test_config_defaults_and_validation(tmp_path):
+    assert load_config(str(tmp_path)) == ImageConfig()
+    (tmp_path / 'pyproject.toml').write_text(
+        '[tool.repro]\nbase = "my/base:1"\nenv = { OMP_NUM_THREADS = "1" }\n')
+    config = load_config(str(tmp_path))
+    assert config.base == 'my/base:1' and config.env == (('OMP_NUM_THREADS', '1'),)
+    for bad in ('template = "tpu"', 'colour = "red"', 'env = { "1X" = "a" }',
+                'python = "three"'):
+        (tmp_path / 'pyproject.toml').write_text(f'[tool.repro]\n{bad}\n')
+        with pytest.raises(ConfigError):
+            load_config(str(tmp_path))
