@@ -156,7 +156,11 @@ def _venv_layer(engine, plan, cache, tmp, progress):
     tail = []
 
     def collect(chunk):
-        tail.extend(chunk.decode('utf-8', 'replace').splitlines())
+        lines = chunk.decode('utf-8', 'replace').splitlines()
+        for line in lines:
+            if line.strip():
+                progress(f'  | {line}')
+        tail.extend(lines)
         del tail[:-20]
     root = os.path.join(tmp, 'venv-root', 'opt')
     os.makedirs(root)

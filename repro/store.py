@@ -138,9 +138,13 @@ class RunStore:
         path = self.object_path(oid)
         if os.path.exists(path):
             return 0
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with atomic_writer(path, fsync=False) as f:
-            f.write(data)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with atomic_writer(path, fsync=False) as f:
+                f.write(data)
+        except OSError as exc:  # e.g. disk full: the temporary file is gone
+            raise StoreError(f'cannot write to the run store {self.root}: {exc.strerror}',
+                             'free some space or set REPRO_HOME elsewhere') from None
         return len(data)
 
     def read_object(self, oid):

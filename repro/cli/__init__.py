@@ -54,9 +54,13 @@ def main(argv=None):
     except ReproError as exc:
         typer.echo(f'repro: error: {exc}', err=True)
         return exc.exit_code
-    except typer.Abort:
-        typer.echo('repro: aborted', err=True)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo('repro: interrupted', err=True)
         return 130
+    except OSError as exc:  # disk full, permissions: one line, no traceback
+        where = f': {exc.filename}' if exc.filename else ''
+        typer.echo(f'repro: error: {exc.strerror or exc}{where}', err=True)
+        return 1
     except SystemExit as exc:
         return exc.code
     except Exception as exc:

@@ -163,3 +163,33 @@ def test_deleted_image_is_rebuilt_to_the_same_id(engine, home):
     remove_cached_layers()
     again, built = ensure_image(engine, plan, progress=lambda m: None)
     assert built and again == first
+
+
+def test_ctrl_c_stops_the_container_and_records_interrupted(probe_project, tmp_path, engine):
+    import signal
+    import time
+    home = tmp_path / 'store'
+    (probe_project / 'sleeper.py').write_text(
+        'import time\nprint("started", flush=True)\ntime.sleep(120)\n')
+    proc = subprocess.Popen([sys.executable, '-m', 'repro', 'run', 'sleeper.py'],
+                            cwd=probe_project, env=dict(os.environ, REPRO_HOME=str(home)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        logs = list(home.glob('runs/*/logs/stdout.log'))
+        if logs and 'started' in logs[0].read_text():
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    run_id, status = run_id_of(type('R', (), {'stdout': out})())
+    assert status == 'interrupted'
+    data = manifest(home, run_id)
+    assert data['status'] == 'interrupted' and data['end_time']
+    import docker
+    running = [c for c in docker.from_env().containers.list()
+               if c.attrs['Config'].get('Env') and f'REPRO_RUN_ID={run_id}' in
+               c.attrs['Config']['Env']]
+    assert running == []
+    (probe_project / 'sleeper.py').unlink()

@@ -77,3 +77,29 @@ def test_manifest_round_trip_and_bad_manifests(tmp_path):
         f.write('{"format": 1, "trunc')
     with pytest.raises(StoreError, match='not valid JSON'):
         store.read_manifest(run_id)
+
+
+def test_disk_full_while_storing_is_a_clear_error_with_nothing_half_written(tmp_path,
+                                                                            monkeypatch):
+    import repro._fs as fs
+    store = RunStore(tmp_path)
+    real_fdopen = fs.os.fdopen
+
+    class Full:
+        def __init__(self, f):
+            self._f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+        def write(self, data):
+            raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(fs.os, 'fdopen', lambda fd, mode: Full(real_fdopen(fd, mode)))
+    with pytest.raises(StoreError, match='No space left on device'):
+        store.put_object('b' * 40, b'data')
+    leftovers = [p for p in (tmp_path / 'objects').rglob('*') if p.is_file()]
+    assert leftovers == []

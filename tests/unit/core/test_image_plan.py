@@ -1,0 +1,81 @@
+"""Image planning and build failures against a fake engine (no Docker)."""
+import pytest
+
+from repro.config import ImageConfig
+from repro.errors import BaseImageError, BuildError
+from repro.image import base_digest, ensure_image, plan_image
+
+
+class FakeEngine:
+    """The DockerEngine methods the image code uses, with canned answers."""
+
+    def __init__(self, images=None, repo_digests=None, build_exit=0, output=b''):
+        self.images = dict(images or {})
+        self._repo_digests = repo_digests or {}
+        self.build_exit = build_exit
+        self.output = output
+        self.loaded = []
+
+    def image_id(self, ref):
+        return self.images.get(ref)
+
+    def repo_digests(self, ref):
+        return self._repo_digests.get(ref, [])
+
+    def find_image(self, label, value):
+        return None
+
+    def save_image(self, ref, out):
+        import io
+        import json
+        import tarfile
+        config = json.dumps({'rootfs': {'diff_ids': []}, 'history': []}).encode()
+        manifest = json.dumps([{'Config': 'c.json', 'Layers': []}]).encode()
+        with tarfile.open(fileobj=out, mode='w') as tar:
+            for name, data in (('c.json', config), ('manifest.json', manifest)):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+    def run_and_export(self, image, command, path, dest, **kwargs):
+        kwargs['on_output'](self.output)
+        return self.build_exit
+
+
+LOCK = b'# repro-lock-input-sha256: x\n'
+
+
+def test_missing_base_image_says_how_to_make_it():
+    with pytest.raises(BaseImageError, match='not found.*repro base'):
+        base_digest(FakeEngine(), 'repro-base:bookworm')
+
+
+def test_registry_base_must_be_pinned_by_digest():
+    engine = FakeEngine(images={'ghcr.io/o/py:3.11': 'sha256:' + 'a' * 64})
+    with pytest.raises(BaseImageError, match='not pinned'):
+        base_digest(engine, 'ghcr.io/o/py:3.11')
+    engine._repo_digests['ghcr.io/o/py:3.11'] = ['ghcr.io/o/py@sha256:' + 'b' * 64]
+    assert base_digest(engine, 'ghcr.io/o/py:3.11') == 'sha256:' + 'b' * 64
+
+
+def test_key_changes_with_each_input():
+    engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64,
+                                'other:1': 'sha256:' + '2' * 64})
+    plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
+    assert plan_image(engine, ImageConfig(), 'requirements.lock', LOCK).key == plan.key
+    assert plan_image(engine, ImageConfig(), 'requirements.lock', LOCK + b'x').key != plan.key
+    assert plan_image(engine, ImageConfig(base='other:1'), 'requirements.lock',
+                      LOCK).key != plan.key
+    assert plan_image(engine, ImageConfig(env=(('A', '1'),)), 'requirements.lock',
+                      LOCK).key != plan.key
+
+
+def test_build_failure_names_the_step_and_the_last_line(tmp_path, monkeypatch):
+    import repro.image as image
+    engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64}, build_exit=1,
+                        output=b'Collecting numpy\nERROR: THESE PACKAGES DO NOT MATCH THE HASHES\n')
+    monkeypatch.setattr(image.Wheelhouse, 'ensure', lambda self, text, progress: ([], 0))
+    plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
+    with pytest.raises(BuildError, match='pip install -r requirements.lock.*DO NOT MATCH'):
+        ensure_image(engine, plan, cache=str(tmp_path), progress=lambda m: None)
+    assert not list((tmp_path / 'layers').glob('venv-*'))  # nothing half-written
