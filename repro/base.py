@@ -90,12 +90,5 @@ def build_base(engine, tag=TAG, mirror=None, suite=SUITE, workdir=None, progress
                                   labels={'org.repro.base.suite': suite},
                                   history=[f'repro base: debootstrap --variant=minbase '
                                            f'{suite} + {" ".join(PACKAGES)}'])
-        archive = os.path.join(tmp, 'image.tar')
-        with open(archive, 'wb') as f:
-            oci.docker_archive(config, [layer], tag, f)
         progress('docker load ...')
-        loaded = engine.load(archive)
-    expected = oci.image_id(config)
-    if expected not in loaded:
-        raise BaseImageError(f'the engine loaded {loaded}, expected {expected}')
-    return expected
+        return engine.load_image(config, [layer], tag)

@@ -39,11 +39,32 @@ class DockerEngine:
             return None
 
     def load(self, archive_path):
-        """``docker load`` an archive; returns the loaded image IDs."""
+        """``docker load`` an archive file; returns the loaded image IDs."""
+        with open(archive_path, 'rb') as f:
+            return self._load_stream(f)
+
+    def load_image(self, config, layer_paths, tag):
+        """Load an image made of ``config`` (bytes) and layer tars; returns its ID.
+
+        The ID must be the config's digest (the point of building images
+        this way); anything else is an EngineError.
+        """
+        import tempfile
+
+        from repro import oci
+        with tempfile.TemporaryFile() as archive:
+            oci.docker_archive(config, layer_paths, tag, archive)
+            archive.seek(0)
+            loaded = self._load_stream(archive)
+        expected = oci.image_id(config)
+        if expected not in loaded:
+            raise EngineError(f'docker loaded {loaded}, expected {expected}')
+        return expected
+
+    def _load_stream(self, stream):
         import docker
         try:
-            with open(archive_path, 'rb') as f:
-                return [image.id for image in self._client.images.load(f)]
+            return [image.id for image in self._client.images.load(stream)]
         except docker.errors.APIError as exc:
             raise EngineError(f'docker load failed: {exc.explanation or exc}') from None
 
@@ -101,40 +122,6 @@ class DockerEngine:
                 container.remove(force=True)
             except docker.errors.APIError:
                 pass
-
-    def run_and_export(self, image, command, path, dest, *, env=None, mounts=(),
-                       on_output=None):
-        """Run a build step (no network); on success extract ``path`` to ``dest``.
-
-        Returns the exit code; ``dest`` is filled only when it is 0.
-        """
-        import tarfile
-        import tempfile
-
-        import docker
-        try:
-            container = self._client.containers.run(
-                image, command, environment=dict(env or {}), network_mode='none', detach=True,
-                volumes={h: {'bind': c, 'mode': m} for h, c, m in mounts})
-        except docker.errors.APIError as exc:
-            raise EngineError(f'cannot start the build container: {exc.explanation or exc}') \
-                from None
-        try:
-            for chunk in container.logs(stream=True, follow=True):
-                if on_output:
-                    on_output(chunk)
-            code = container.wait().get('StatusCode', 1)
-            if code == 0:
-                with tempfile.TemporaryFile() as buf:
-                    stream, _ = container.get_archive(path)
-                    for chunk in stream:
-                        buf.write(chunk)
-                    buf.seek(0)
-                    with tarfile.open(fileobj=buf) as tar:
-                        tar.extractall(dest, filter='fully_trusted')
-            return code
-        finally:
-            container.remove(force=True)
 
     def remove_image(self, ref):
         import docker

@@ -162,12 +162,18 @@ def _venv_layer(engine, plan, cache, tmp, progress):
                 progress(f'  | {line}')
         tail.extend(lines)
         del tail[:-20]
-    root = os.path.join(tmp, 'venv-root', 'opt')
-    os.makedirs(root)
-    code = engine.run_and_export(
-        plan.base_digest, ['sh', '-c', script], VENV, root,
-        env={'SOURCE_DATE_EPOCH': '0', 'PYTHONHASHSEED': '0', 'PIP_NO_CACHE_DIR': '1'},
-        mounts=[(house, '/tmp/wheels', 'ro'), (lock_path, '/tmp/requirements.lock', 'ro')],
+    # The venv is written straight into a host directory mounted at /opt/venv
+    # (no copy out of the container), by the invoking user, so the files
+    # are theirs to clean up; the layer makes them root-owned anyway.
+    venv_dir = os.path.join(tmp, 'venv-root', VENV.lstrip('/'))
+    os.makedirs(venv_dir, mode=0o755)
+    os.chmod(os.path.dirname(venv_dir), 0o755)
+    code, _ = engine.run(
+        plan.base_digest, ['sh', '-c', script], user=f'{os.getuid()}:{os.getgid()}',
+        env={'SOURCE_DATE_EPOCH': '0', 'PYTHONHASHSEED': '0', 'PIP_NO_CACHE_DIR': '1',
+             'HOME': '/tmp'},
+        mounts=[(house, '/tmp/wheels', 'ro'), (lock_path, '/tmp/requirements.lock', 'ro'),
+                (venv_dir, VENV, 'rw')],
         on_output=collect)
     if code != 0:
         last = next((ln for ln in reversed(tail) if ln.strip()), 'no output')
@@ -215,15 +221,8 @@ def _build(engine, plan, cache, progress):
             [*base_diffs, venv_diff, repro_diff], env=env, cmd=['python3'],
             workdir=workdir, labels=labels,
             history=history + [f'venv from {plan.lock_name}', 'repro package'])
-        archive = os.path.join(tmp, 'image.tar')
-        with open(archive, 'wb') as f:
-            oci.docker_archive(config, [*base_layers, venv_layer, repro_layer], plan.tag, f)
         progress('docker load ...')
-        loaded = engine.load(archive)
-    expected = oci.image_id(config)
-    if expected not in loaded:
-        raise BuildError(f'docker loaded {loaded}, expected {expected}')
-    return expected
+        return engine.load_image(config, [*base_layers, venv_layer, repro_layer], plan.tag)
 
 
 def remove_cached_layers(cache=None):

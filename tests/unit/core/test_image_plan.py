@@ -37,9 +37,9 @@ class FakeEngine:
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
 
-    def run_and_export(self, image, command, path, dest, **kwargs):
+    def run(self, image, command, **kwargs):
         kwargs['on_output'](self.output)
-        return self.build_exit
+        return self.build_exit, None
 
 
 LOCK = b'# repro-lock-input-sha256: x\n'
