@@ -65,3 +65,9 @@ class BaseImageError(ReproError):
 
 class BuildError(ReproError):
     """The run image could not be built."""
+
+
+class VerificationError(ReproError):
+    """A run's files or manifest do not match what was recorded."""
+
+    exit_code = 3

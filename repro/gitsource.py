@@ -9,7 +9,6 @@ bytes and a changed file adds only its own blob.
 """
 import dataclasses
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -117,8 +116,7 @@ def snapshot_source(path, store):
     for _path, mode, oid in files:
         if mode != '160000' and not store.has_object(oid):  # submodules: not stored
             new_bytes += store.put_object(oid, repo.odb.stream(bytes.fromhex(oid)).read())
-    listing = json.dumps(files, separators=(',', ':')).encode()
-    new_bytes += store.put_object(hashlib.sha256(listing).hexdigest(), listing)
+    store.put_tree(tree, files)
     diff = repo.git.diff('--binary', '--no-color', '--no-ext-diff', head_tree, tree,
                          stdout_as_string=False)
     return SourceSnapshot(root=root, commit=commit, branch=_branch(repo),

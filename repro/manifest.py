@@ -30,6 +30,17 @@ def render(manifest):
     return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + '\n'
 
 
+def manifest_digest(manifest):
+    """sha256 of the canonical manifest without its ``integrity`` field."""
+    body = {k: v for k, v in manifest.items() if k != 'integrity'}
+    return hashlib.sha256(render(body).encode('utf-8')).hexdigest()
+
+
+def seal(manifest):
+    """The manifest with ``integrity`` set to its own digest."""
+    return {**manifest, 'integrity': {'manifest_sha256': manifest_digest(manifest)}}
+
+
 def check_format(manifest, where='manifest'):
     """Return ``manifest`` if its format is one this repro reads."""
     if not isinstance(manifest, dict) or 'format' not in manifest:

@@ -99,6 +99,9 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     progress('snapshotting the source tree ...')
     snapshot = snapshot_source(root, store)
     plan = plan_image(engine, config, LOCK_NAME, lock_bytes)
+    # What a replay needs to rebuild the image, kept by content.
+    store.put_object(hashlib.sha256(lock_bytes).hexdigest(), lock_bytes)
+    store.put_object(plan.dockerfile_sha256, plan.dockerfile.encode())
     image_id, built = ensure_image(engine, plan, progress=progress)
     progress(f'{"built" if built else "reusing"} image {image_id[:19]} (key {plan.key[:12]})')
     src = export_source(store, snapshot)

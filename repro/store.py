@@ -108,9 +108,13 @@ class RunStore:
         return matches[0]
 
     def write_manifest(self, run_id, manifest):
-        from repro.manifest import render
+        """Write the manifest atomically, sealed with its own digest."""
+        from repro.manifest import render, seal
         with atomic_writer(os.path.join(self.run_dir(run_id), MANIFEST), 'w') as f:
-            f.write(render(manifest))
+            f.write(render(seal(manifest)))
+
+    def manifest_path(self, run_id):
+        return os.path.join(self.run_dir(run_id), MANIFEST)
 
     def read_manifest(self, run_id):
         from repro.manifest import check_format
@@ -146,6 +150,22 @@ class RunStore:
             raise StoreError(f'cannot write to the run store {self.root}: {exc.strerror}',
                              'free some space or set REPRO_HOME elsewhere') from None
         return len(data)
+
+    def put_tree(self, tree, files):
+        """Record the file listing of git tree ``tree`` (for replays)."""
+        path = os.path.join(self.root, 'trees', f'{tree}.json')
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with atomic_writer(path, 'w', fsync=False) as f:
+                json.dump(files, f, separators=(',', ':'))
+
+    def get_tree(self, tree):
+        path = os.path.join(self.root, 'trees', f'{tree}.json')
+        try:
+            with open(path, encoding='utf-8') as f:
+                return [tuple(entry) for entry in json.load(f)]
+        except FileNotFoundError:
+            raise StoreError(f'source snapshot {tree} is missing from the store') from None
 
     def read_object(self, oid):
         with open(self.object_path(oid), 'rb') as f:

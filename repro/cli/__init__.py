@@ -34,13 +34,14 @@ def version():
 
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
-    from repro.cli import base, build, lock, run, runs
+    from repro.cli import base, build, lock, run, runs, verify
     app.command('base')(base.base)
     app.command('build')(build.build)
     app.command('lock')(lock.lock)
     app.command('run')(run.run)
     app.command('ls')(runs.ls)
     app.command('show')(runs.show)
+    app.command('verify')(verify.verify)
 
 
 _register()
