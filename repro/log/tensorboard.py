@@ -146,3 +146,64 @@ class TensorBoardOutput(LogOutput):
     def close(self):
         self.dump()
         self._writer.close()
+
+
+def _read_varint(data, i):
+    shift = result = 0
+    while True:
+        byte = data[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, i
+        shift += 7
+
+
+def _fields(data):
+    """(field number, wire type, value) of a protobuf message, unknowns kept."""
+    i = 0
+    while i < len(data):
+        key, i = _read_varint(data, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _read_varint(data, i)
+        elif wire == 1:
+            value, i = data[i:i + 8], i + 8
+        elif wire == 2:
+            length, i = _read_varint(data, i)
+            value, i = data[i:i + length], i + length
+        elif wire == 5:
+            value, i = data[i:i + 4], i + 4
+        else:
+            raise ValueError(f'unsupported protobuf wire type {wire}')
+        yield number, wire, value
+
+
+def read_events(path):
+    """(step, tag, value) of every scalar in an event file, in file order.
+
+    Reads ``simple_value`` scalars, which is what repro and
+    ``torch.utils.tensorboard`` write; records are checked by their CRCs.
+    """
+    with open(path, 'rb') as f:
+        data = f.read()
+    i, out = 0, []
+    while i + 12 <= len(data):
+        header = data[i:i + 8]
+        (length,) = struct.unpack('<Q', header)
+        if struct.unpack('<I', data[i + 8:i + 12])[0] != _masked_crc(header):
+            raise ValueError(f'{path}: corrupt record header at byte {i}')
+        payload = data[i + 12:i + 12 + length]
+        if struct.unpack('<I', data[i + 12 + length:i + 16 + length])[0] != _masked_crc(payload):
+            raise ValueError(f'{path}: corrupt record at byte {i}')
+        i += 16 + length
+        step = 0
+        for number, _wire, value in _fields(payload):
+            if number == 2:
+                step = value - (1 << 64) if value >= 1 << 63 else value
+            elif number == 5:
+                for _n, _w, summary_value in (f for f in _fields(value) if f[0] == 1):
+                    fields = {n: v for n, _w2, v in _fields(summary_value)}
+                    if 1 in fields and 2 in fields:
+                        out.append((step, fields[1].decode(), struct.unpack('<f', fields[2])[0]))
+    return out
