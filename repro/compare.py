@@ -20,7 +20,7 @@ import math
 import os
 import re
 
-VOLATILE = re.compile(r'(^|/)(debug\.log|stdout\.log|metadata\.json)$')
+VOLATILE = re.compile(r'(^|/)(debug\.log|stdout\.log|metadata\.json)$|^manifest\.json$')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +125,15 @@ def files_under(root):
     return sorted(out)
 
 
+def _kind_rank(path):
+    """Metrics tables first, so the reported divergence is the most readable."""
+    if path.endswith('.csv'):
+        return 0
+    if '.tfevents.' in os.path.basename(path):
+        return 1
+    return 2 if path.endswith('.pkl') else 3
+
+
 def compare_outputs(dir_a, artifacts_a, dir_b, artifacts_b, rtol=0.0, atol=0.0):
     """Compare two runs' files; returns (first divergence or None, report lines).
 
@@ -142,7 +151,7 @@ def compare_outputs(dir_a, artifacts_a, dir_b, artifacts_b, rtol=0.0, atol=0.0):
         first = first or Divergence(path, 'missing from the replay')
     for path in only_b:
         first = first or Divergence(path, 'only in the replay')
-    for path_a, path_b in pairs:
+    for path_a, path_b in sorted(pairs, key=lambda p: (_kind_rank(p[0]), p[0])):
         full_a, full_b = os.path.join(dir_a, path_a), os.path.join(dir_b, path_b)
         if VOLATILE.search(path_a):
             report.append(f'not compared (wall-clock content): {path_a}')

@@ -78,6 +78,10 @@ class DockerEngine:
         for chunk in self._client.images.get(ref).save(named=False):
             out.write(chunk)
 
+    def image_layers(self, ref):
+        """The image's layer diff ids, base first."""
+        return list(self._client.images.get(ref).attrs.get('RootFS', {}).get('Layers') or [])
+
     def labels(self, ref):
         return self._client.images.get(ref).labels or {}
 

@@ -71,3 +71,8 @@ class VerificationError(ReproError):
     """A run's files or manifest do not match what was recorded."""
 
     exit_code = 3
+
+
+class ReplayError(ReproError):
+    """A run cannot be replayed (unfinished, missing inputs, unbuildable image)."""
+

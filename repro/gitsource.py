@@ -124,6 +124,36 @@ def snapshot_source(path, store):
                           diff=diff, files=files, new_bytes=new_bytes)
 
 
+def blob_id(data):
+    """git's id of a blob with this content (pure)."""
+    return hashlib.sha1(b'blob %d\0' % len(data) + data).hexdigest()
+
+
+def tree_id(files):
+    """git's id of the tree holding ``files`` [(path, mode, oid)] (pure)."""
+    root = {}
+    for path, mode, oid in files:
+        *dirs, name = path.split('/')
+        node = root
+        for d in dirs:
+            node = node.setdefault(d + '/', {})
+        node[name] = (mode, oid)
+
+    def write(node):
+        entries = []
+        for key, value in node.items():
+            if isinstance(value, dict):
+                entries.append((key, b'40000 ' + key[:-1].encode() + b'\0'
+                                + bytes.fromhex(write(value))))
+            else:
+                mode, oid = value
+                entries.append((key, mode.lstrip('0').encode() + b' ' + key.encode() + b'\0'
+                                + bytes.fromhex(oid)))
+        body = b''.join(e for _, e in sorted(entries, key=lambda e: e[0].encode()))
+        return hashlib.sha1(b'tree %d\0' % len(body) + body).hexdigest()
+    return write(root)
+
+
 def export_tree(store, files, dest):
     """Write snapshot ``files`` from the store into ``dest`` (for a container)."""
     for path, mode, oid in files:

@@ -48,12 +48,16 @@ def command_line(launcher_rel, seed, args, gpus, network):
 
 def export_source(store, snapshot):
     """The snapshot's files under ``<store>/src/<tree>`` (made once per tree)."""
+    return export_files(store, snapshot.tree, snapshot.files)
+
+
+def export_files(store, tree, files):
     from repro.gitsource import export_tree
-    dest = os.path.join(store.root, 'src', snapshot.tree)
+    dest = os.path.join(store.root, 'src', tree)
     if not os.path.isdir(dest):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         tmp = tempfile.mkdtemp(prefix='.tmp-', dir=os.path.dirname(dest))
-        export_tree(store, snapshot.files, tmp)
+        export_tree(store, files, tmp)
         try:
             os.rename(tmp, dest)
         except OSError:  # another run exported the same tree first
@@ -84,7 +88,6 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     from repro.config import load_config
     from repro.engine import DockerEngine
     from repro.gitsource import snapshot_source
-    from repro.hostinfo import host_record
     from repro.image import ensure_image, plan_image
     from repro.locking import LOCK_NAME, check_lock
     from repro.store import RunStore
@@ -104,8 +107,18 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     store.put_object(plan.dockerfile_sha256, plan.dockerfile.encode())
     image_id, built = ensure_image(engine, plan, progress=progress)
     progress(f'{"built" if built else "reusing"} image {image_id[:19]} (key {plan.key[:12]})')
-    src = export_source(store, snapshot)
+    return execute(engine, store, launcher_rel=launcher_rel, seed=seed, args=list(args),
+                   gpus=gpus, network=network, src=export_source(store, snapshot),
+                   image_id=image_id, image_record=plan.record(image_id),
+                   git_record=snapshot.git_record(), diff=snapshot.diff,
+                   lock={'path': LOCK_NAME, 'sha256': hashlib.sha256(lock_bytes).hexdigest()},
+                   output=output)
 
+
+def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, image_id,
+            image_record, git_record, diff, lock, replay_of=None, output=None):
+    """Run the container for a new run and record it; (run id, status, code)."""
+    from repro.hostinfo import host_record
     run_id = store.create_run(launcher_rel, seed)
     run_dir = store.run_dir(run_id)
     for sub in ('outputs', 'logs', 'meta'):
@@ -117,21 +130,19 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
         'format': FORMAT, 'run_id': run_id, 'status': 'running', 'start_time': _now(),
         'end_time': None, 'exit_code': None,
         'command': command_line(launcher_rel, seed, list(args), gpus, network),
-        'replay': ['repro', 'replay', run_id], 'replay_of': None,
+        'replay': ['repro', 'replay', run_id], 'replay_of': replay_of,
         'launcher': launcher_rel, 'seed': seed, 'args': list(args),
         'env': allowed_env(env), 'network': bool(network), 'gpus': gpus,
-        'git': snapshot.git_record(),
-        'lock': {'path': LOCK_NAME, 'sha256': hashlib.sha256(lock_bytes).hexdigest()},
-        'image': plan.record(image_id), 'determinism': {},
-        'host': host_record(engine.version()), 'repro_version': repro.__version__,
-        'artifacts': [],
+        'git': git_record, 'lock': lock,
+        'image': {**image_record, 'layers': engine.image_layers(image_id)},
+        'determinism': {}, 'host': host_record(engine.version()),
+        'repro_version': repro.__version__, 'artifacts': [],
     }
     store.write_manifest(run_id, manifest)
     with open(os.path.join(run_dir, 'meta', 'source.diff'), 'wb') as f:
-        f.write(snapshot.diff)
+        f.write(diff)
 
-    tee = _Tee(os.path.join(run_dir, 'logs', 'stdout.log'),
-               output or sys.stdout.buffer)
+    tee = _Tee(os.path.join(run_dir, 'logs', 'stdout.log'), output or sys.stdout.buffer)
     status, code = 'failed', None
     try:
         code, _ = engine.run(

@@ -92,3 +92,15 @@ def test_not_a_git_repository(tmp_path):
     (tmp_path / 'plain').mkdir()
     with pytest.raises(SourceError, match='not inside a git repository'):
         snapshot_source(str(tmp_path / 'plain'), RunStore(tmp_path / 'store'))
+
+
+def test_pure_tree_id_matches_git(repo, tmp_path):
+    from repro.gitsource import blob_id, tree_id
+    (repo / 'sub' / 'deep').mkdir(parents=True)
+    (repo / 'sub' / 'deep' / 'x.py').write_text('x\n')
+    (repo / 'sub.py').write_text('s\n')  # sorts between 'sub/' entries in git's order
+    store = RunStore(tmp_path / 'store')
+    snap = snapshot_source(str(repo), store)
+    assert tree_id(snap.files) == snap.tree
+    for path, mode, oid in snap.files:
+        assert blob_id(store.read_object(oid)) == oid

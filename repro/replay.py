@@ -1,0 +1,141 @@
+"""``repro replay RUN_ID``: re-execute a run exactly and prove the outputs match.
+
+1. The recorded inputs are checked before anything runs: every source blob
+   and the tree id, the lock and the Dockerfile against the manifest.
+2. The recorded image is used if it still exists; otherwise it is rebuilt
+   from the recorded inputs and must come out with the recorded ID (the
+   builder is bit-reproducible); if not, the differing layer is named.
+3. The launcher runs again with the same seed, arguments and flags, into a
+   new run whose manifest says ``replay_of``.
+4. Outputs are compared (:mod:`repro.compare`): REPRODUCED or DIVERGED with
+   the first divergence; numerics-relevant host differences are reported.
+"""
+import dataclasses
+import hashlib
+import os
+
+from repro.errors import ReplayError, StoreError
+
+LAYER_NAMES = ('base', 'venv', 'repro')
+
+
+@dataclasses.dataclass
+class Verdict:
+    original: str
+    replay: str
+    reproduced: bool
+    divergence: object
+    report: list
+    host_warnings: list
+    status: str
+
+
+def check_inputs(store, manifest):
+    """Source files, lock and Dockerfile as recorded; ReplayError naming the file."""
+    from repro.gitsource import blob_id, tree_id
+    tree = manifest['git']['tree']
+    try:
+        files = store.get_tree(tree)
+    except StoreError:
+        raise ReplayError(f'the source snapshot {tree[:12]} of run {manifest["run_id"]} '
+                          'was deleted from the store') from None
+    for path, mode, oid in files:
+        if mode == '160000':
+            continue
+        try:
+            data = store.read_object(oid)
+        except FileNotFoundError:
+            raise ReplayError(f'source file {path} is missing from the store') from None
+        if blob_id(data) != oid:
+            raise ReplayError(f'source file {path} in the store does not match its hash')
+    if tree_id(files) != tree:
+        raise ReplayError(f'the stored file list does not match source tree {tree[:12]}')
+    lock = _object(store, manifest['lock']['sha256'], manifest['lock']['path'])
+    dockerfile = _object(store, manifest['image']['dockerfile_sha256'], 'Dockerfile')
+    return files, lock, dockerfile.decode()
+
+
+def _object(store, sha, name):
+    try:
+        data = store.read_object(sha)
+    except (FileNotFoundError, StoreError):
+        raise ReplayError(f'{name} of the run is missing from the store') from None
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise ReplayError(f'{name} in the store does not match the manifest')
+    return data
+
+
+def host_differences(a, b):
+    """What differs between two hosts in ways that can change numerics (pure)."""
+    out = []
+    for label, get in (('CPU model', lambda h: (h.get('cpu') or {}).get('model')),
+                       ('CPU flags', lambda h: (h.get('cpu') or {}).get('flags_sha256')),
+                       ('GPUs', lambda h: [g.get('name') for g in h.get('gpus') or []]),
+                       ('GPU driver', lambda h: [g.get('driver') for g in h.get('gpus') or []]),
+                       ('CUDA', lambda h: [g.get('cuda') for g in h.get('gpus') or []]),
+                       ('kernel', lambda h: h.get('kernel'))):
+        if get(a) != get(b):
+            out.append(f'{label} differs: {get(a)!r} -> {get(b)!r}')
+    return out
+
+
+def ensure_recorded_image(engine, manifest, lock, dockerfile, progress):
+    """The recorded image ID, rebuilt from the recorded inputs if it was deleted."""
+    from repro import dockerfile as df
+    from repro.image import ImagePlan, ensure_image
+    image = manifest['image']
+    if engine.image_id(image['id']):
+        return image['id']
+    progress(f'image {image["id"][:19]} is gone; rebuilding it from the recorded inputs')
+    if engine.image_id(image['base_digest']) is None:
+        raise ReplayError(f'cannot rebuild: base image {image["base_digest"][:19]} is missing',
+                          f'run `repro base` (it rebuilds {image["base"]} to the same digest)')
+    files = tuple(df.package_files())
+    key = df.image_key(image['base_digest'], lock, dockerfile, df.package_hash(files))
+    python = next((p for p in ('3.13', '3.12', '3.11', '3.10') if f'python{p} ' in dockerfile),
+                  '3.11')
+    plan = ImagePlan(image['base'], image['base_digest'], python, manifest['lock']['path'],
+                     lock, dockerfile, files, key, ())
+    rebuilt, _ = ensure_image(engine, plan, progress=progress)
+    if rebuilt != image['id']:
+        recorded = image.get('layers') or []
+        now = engine.image_layers(rebuilt)
+        differing = [i for i in range(max(len(recorded), len(now)))
+                     if recorded[i:i + 1] != now[i:i + 1]]
+        names = ', '.join(LAYER_NAMES[min(i, 2)] if len(now) == 3 else f'layer {i}'
+                          for i in differing) or 'the config'
+        hint = ('repro itself changed since the run (its files are part of the image)'
+                if key != image['key'] else None)
+        raise ReplayError(f'rebuilt image {rebuilt[:19]} is not the recorded '
+                          f'{image["id"][:19]}; differing: {names}', hint)
+    return rebuilt
+
+
+def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None):
+    """Replay a run; returns a :class:`Verdict`."""
+    from repro.compare import compare_outputs
+    from repro.engine import DockerEngine
+    from repro.run import execute, export_files
+    run_id = store.resolve(run_ref)
+    manifest = store.read_manifest(run_id)
+    if manifest.get('status') == 'running':
+        raise ReplayError(f'run {run_id} is still running or never finished',
+                          'wait for it, or replay a finished run')
+    files, lock, dockerfile = check_inputs(store, manifest)
+    engine = DockerEngine.connect()
+    image_id = ensure_recorded_image(engine, manifest, lock, dockerfile, progress)
+    src = export_files(store, manifest['git']['tree'], files)
+    diff_path = os.path.join(store.run_dir(run_id), 'meta', 'source.diff')
+    diff = open(diff_path, 'rb').read() if os.path.exists(diff_path) else b''
+    image_record = {k: v for k, v in manifest['image'].items() if k != 'layers'}
+    new_id, status, _code = execute(
+        engine, store, launcher_rel=manifest['launcher'], seed=manifest['seed'],
+        args=manifest['args'], gpus=manifest.get('gpus'), network=manifest.get('network'),
+        src=src, image_id=image_id, image_record=image_record, git_record=manifest['git'],
+        diff=diff, lock=manifest['lock'], replay_of=run_id, output=output)
+    new = store.read_manifest(new_id)
+    divergence, report = compare_outputs(
+        store.run_dir(run_id), manifest['artifacts'], store.run_dir(new_id), new['artifacts'],
+        rtol, atol)
+    return Verdict(run_id, new_id, divergence is None, divergence, report,
+                   host_differences(manifest.get('host') or {}, new.get('host') or {}), status)
