@@ -29,9 +29,13 @@ def load_config(project_root):
     if os.path.exists(path):
         with open(path, 'rb') as f:
             try:
-                section = tomllib.load(f).get('tool', {}).get('repro', {})
-            except tomllib.TOMLDecodeError as exc:
+                data = tomllib.load(f)
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise ConfigError(f'pyproject.toml is not valid TOML: {exc}') from None
+        tool = data.get('tool', {})
+        section = tool.get('repro', {}) if isinstance(tool, dict) else None
+        if not isinstance(section, dict):
+            raise ConfigError('[tool.repro] in pyproject.toml must be a table')
     unknown = set(section) - {'base', 'python', 'template', 'env'}
     if unknown:
         raise ConfigError(f'unknown [tool.repro] key(s): {", ".join(sorted(unknown))}',
@@ -45,6 +49,9 @@ def load_config(project_root):
                          python=str(section.get('python', ImageConfig.python)),
                          template=section.get('template', ImageConfig.template),
                          env=tuple(sorted(env.items())))
+    if not isinstance(config.base, str) or not re.fullmatch(r'[A-Za-z0-9][\w.:/@+-]*',
+                                                            config.base):
+        raise ConfigError(f'[tool.repro] base must be an image reference, got {config.base!r}')
     if config.template not in ('cpu', 'cuda'):
         raise ConfigError(f'[tool.repro] template must be "cpu" or "cuda", got {config.template!r}')
     if not re.fullmatch(r'3\.\d+', config.python):

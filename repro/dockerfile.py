@@ -1,6 +1,7 @@
 """The run image's description: Dockerfile rendering and the image key (pure)."""
 import hashlib
 import os
+import re
 import string
 
 import repro
@@ -16,9 +17,17 @@ def read_template(name):
         return f.read()
 
 
+def quote_env(value):
+    """A value for a Dockerfile ENV line: bare if plain, else double-quoted
+    with ``\\``, ``"`` and ``$`` escaped (Docker would expand ``$``)."""
+    if re.fullmatch(r'[A-Za-z0-9_./:,@+=-]*', value):
+        return value
+    return '"' + re.sub(r'([\\"$])', r'\\\1', value) + '"'
+
+
 def render_dockerfile(template, base, python, lock_name, extra_env=()):
     """Fill a template: base reference, Python version, lock file, extra env."""
-    env = ''.join(f' \\\n    {k}={v}' for k, v in extra_env)
+    env = ''.join(f' \\\n    {k}={quote_env(v)}' for k, v in extra_env)
     return string.Template(template).substitute(base=base, python=python, lock=lock_name,
                                                 extra_env=env)
 
@@ -66,12 +75,34 @@ def instructions(text):
     return [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1].strip()) for ln in logical]
 
 
+def split_env(arguments):
+    """``K=V`` words of an ENV line as Docker reads them (pure): whitespace
+    separates words; inside double quotes ``\\`` escapes ``\\``, ``"``, ``$``."""
+    words, word, quoted, i = [], '', False, 0
+    while i < len(arguments):
+        char = arguments[i]
+        if char == '\\' and i + 1 < len(arguments):
+            word += arguments[i + 1]
+            i += 2
+            continue
+        if char == '"':
+            quoted = not quoted
+        elif char.isspace() and not quoted:
+            if word:
+                words.append(word)
+            word = ''
+        else:
+            word += char
+        i += 1
+    return words + ([word] if word else [])
+
+
 def image_settings(text):
     """The ENV (as ``K=V`` strings) and WORKDIR the Dockerfile declares."""
     env, workdir = [], None
     for name, arguments in instructions(text):
         if name == 'ENV':
-            env.extend(arguments.split())
+            env.extend(split_env(arguments))
         elif name == 'WORKDIR':
             workdir = arguments
     return env, workdir

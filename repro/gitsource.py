@@ -24,9 +24,13 @@ def strip_credentials(url):
     if not url:
         return url
     if '://' not in url:
-        return url  # scp-like git@host:path carries no secret
+        # scp-like user@host:path: drop a user part that carries a secret
+        user, at, rest = url.rpartition('@')
+        return rest if at and ':' in user else url
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ''
+    if ':' in host:  # IPv6 literal
+        host = f'[{host}]'
     if parts.port:
         host = f'{host}:{parts.port}'
     return urllib.parse.urlunsplit((parts.scheme, host, parts.path, '', ''))

@@ -8,6 +8,7 @@ inputs changed since is stale and ``repro run`` refuses it.
 """
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,22 +20,31 @@ from repro.errors import LockError
 LOCK_NAME = 'requirements.lock'
 INPUT_NAME = 'requirements.in'
 HEADER = '# repro-lock-input-sha256: '
+# repro.runtime runs inside every image and needs these two; `repro lock`
+# adds them to what it resolves (the input hash stays that of your file).
+RUNTIME_PACKAGES = ('numpy', 'cloudpickle')
 
 
 def lock_inputs(project_root):
     """(source name, requirements text) the lock is made from."""
     req_in = os.path.join(project_root, INPUT_NAME)
     if os.path.exists(req_in):
-        with open(req_in, encoding='utf-8') as f:
-            return INPUT_NAME, f.read()
+        try:
+            with open(req_in, encoding='utf-8') as f:
+                return INPUT_NAME, f.read()
+        except UnicodeDecodeError:
+            raise LockError(f'{INPUT_NAME} is not UTF-8 text') from None
     pyproject = os.path.join(project_root, 'pyproject.toml')
     if os.path.exists(pyproject):
         with open(pyproject, 'rb') as f:
             try:
-                deps = tomllib.load(f).get('project', {}).get('dependencies')
-            except tomllib.TOMLDecodeError as exc:
+                project = tomllib.load(f).get('project', {})
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise LockError(f'pyproject.toml is not valid TOML: {exc}') from None
+        deps = project.get('dependencies') if isinstance(project, dict) else None
         if deps is not None:
+            if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+                raise LockError('[project.dependencies] must be a list of strings')
             return 'pyproject.toml [project.dependencies]', ''.join(d + '\n' for d in deps)
     raise LockError(f'no {INPUT_NAME} or [project.dependencies] in {project_root}',
                     f'list your packages in {INPUT_NAME}')
@@ -59,9 +69,18 @@ def check_lock(project_root):
     except FileNotFoundError:
         raise LockError(f'{LOCK_NAME} is missing', 'run `repro lock`') from None
     _source, text = lock_inputs(project_root)
-    if recorded_input_sha256(data.decode('utf-8', 'replace')) != input_sha256(text):
+    try:
+        lock_text = data.decode('utf-8')
+    except UnicodeDecodeError:
+        raise LockError(f'{LOCK_NAME} is not UTF-8 text', 'run `repro lock`') from None
+    if recorded_input_sha256(lock_text) != input_sha256(text):
         raise LockError(f'{LOCK_NAME} is stale: its inputs changed since it was made',
                         'run `repro lock`')
+    missing = [p for p in RUNTIME_PACKAGES
+               if not re.search(rf'^{p}==', lock_text, re.MULTILINE | re.IGNORECASE)]
+    if missing:
+        raise LockError(f'{LOCK_NAME} lacks {", ".join(missing)}, which repro\'s runtime '
+                        'needs inside the image', 'run `repro lock` (it adds them)')
     return path, data
 
 
@@ -73,7 +92,7 @@ def compile_lock(project_root, python=sys.executable):
         # Relative names: pip-compile writes them into '# via' comments.
         req_in, req_out = os.path.join(tmp, INPUT_NAME), os.path.join(tmp, LOCK_NAME)
         with open(req_in, 'w', encoding='utf-8') as f:
-            f.write(text)
+            f.write(text.rstrip('\n') + '\n' + ''.join(f'{p}\n' for p in RUNTIME_PACKAGES))
         cmd = [python, '-m', 'piptools', 'compile', '--quiet', '--generate-hashes',
                '--no-emit-index-url', '--no-emit-find-links', '--strip-extras',
                '--allow-unsafe', '--no-header', '--output-file', LOCK_NAME, INPUT_NAME]

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 
 from repro.errors import StoreError
 
@@ -59,19 +60,33 @@ def sha256_file(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
-def artifacts(root, exclude=(os.path.join('.', 'manifest.json'),)):
-    """Every file under ``root``: relative path, size and sha256, sorted."""
+def artifacts(root, exclude=('manifest.json',), unreadable=None):
+    """Every regular file under ``root``: relative path, size and sha256, sorted.
+
+    FIFOs, sockets and links are skipped (hashing a FIFO would block). Files
+    that cannot be read are left out and, if ``unreadable`` is a list, named
+    there.
+    """
     excluded = {os.path.normpath(e) for e in exclude}
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda exc: (
+            unreadable.append(os.path.relpath(exc.filename, root))
+            if unreadable is not None and exc.filename else None)):
         dirnames.sort()
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, root)
-            if os.path.normpath(rel) in excluded or os.path.islink(path):
+            if os.path.normpath(rel) in excluded:
                 continue
-            entries.append({'path': rel.replace(os.sep, '/'),
-                            'size': os.path.getsize(path), 'sha256': sha256_file(path)})
+            try:
+                st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                entries.append({'path': rel.replace(os.sep, '/'), 'size': st.st_size,
+                                'sha256': sha256_file(path)})
+            except OSError:
+                if unreadable is not None:
+                    unreadable.append(rel.replace(os.sep, '/'))
     return sorted(entries, key=lambda e: e['path'])
 
 

@@ -12,6 +12,11 @@ def _duration(manifest):
     return f'{seconds // 60}m{seconds % 60:02d}s'
 
 
+def _section(manifest, key):
+    value = manifest.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def run_summary(manifest):
     """The fields ``repro ls`` shows for one run."""
     return {
@@ -21,8 +26,8 @@ def run_summary(manifest):
         'launcher': manifest.get('launcher'),
         'start_time': manifest.get('start_time'),
         'duration': _duration(manifest),
-        'commit': (manifest.get('git') or {}).get('commit'),
-        'dirty': (manifest.get('git') or {}).get('dirty'),
+        'commit': _section(manifest, 'git').get('commit'),
+        'dirty': _section(manifest, 'git').get('dirty'),
         'replay_of': manifest.get('replay_of'),
     }
 
@@ -30,9 +35,10 @@ def run_summary(manifest):
 def runs_table(summaries):
     """A fixed-width table of run summaries, one line per run."""
     headers = ('RUN ID', 'STATUS', 'SEED', 'COMMIT', 'DURATION', 'LAUNCHER')
-    rows = [(s['run_id'], s['status'] or '-', '-' if s['seed'] is None else str(s['seed']),
-             (s['commit'] or '-')[:8] + ('*' if s['dirty'] else ''), s['duration'],
-             s['launcher'] or '-') for s in summaries]
+    rows = [(str(s['run_id']), str(s['status'] or '-'),
+             '-' if s['seed'] is None else str(s['seed']),
+             str(s['commit'] or '-')[:8] + ('*' if s['dirty'] else ''), s['duration'],
+             str(s['launcher'] or '-')) for s in summaries]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     line = '  '.join(f'{{:<{w}}}' for w in widths)
@@ -41,8 +47,8 @@ def runs_table(summaries):
 
 def manifest_summary(manifest):
     """A short human-readable description of one run."""
-    git = manifest.get('git') or {}
-    image = manifest.get('image') or {}
+    git = _section(manifest, 'git')
+    image = _section(manifest, 'image')
     lines = [
         f"run       {manifest.get('run_id')}  ({manifest.get('status')})",
         f"launcher  {manifest.get('launcher')}  seed={manifest.get('seed')}  "
@@ -54,6 +60,6 @@ def manifest_summary(manifest):
         f"replay    {' '.join(manifest.get('replay') or []) or '-'}",
         f"artifacts {len(manifest.get('artifacts') or [])} files",
     ]
-    lines += [f"  {a['sha256'][:12]}  {a['size']:>10}  {a['path']}"
-              for a in manifest.get('artifacts') or []]
+    lines += [f"  {str(a.get('sha256'))[:12]}  {a.get('size', '?'):>10}  {a.get('path')}"
+              for a in manifest.get('artifacts') or [] if isinstance(a, dict)]
     return '\n'.join(lines)

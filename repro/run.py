@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 import repro
-from repro.errors import ConfigError, SourceError
+from repro.errors import ConfigError, SourceError, StoreError
 from repro.manifest import FORMAT, allowed_env, artifacts
 
 CONTAINER_SRC = '/src'
@@ -29,6 +29,8 @@ def resolve_launcher(launcher):
     """(project root, launcher path relative to it) or a one-line error."""
     from repro.project import find_project_root
     path = os.path.abspath(launcher)
+    if os.path.isdir(path):
+        raise SourceError(f'launcher is a directory, not a script: {launcher}')
     if not os.path.isfile(path):
         raise SourceError(f'launcher not found: {launcher}')
     root = find_project_root(os.path.dirname(path))
@@ -57,7 +59,12 @@ def export_files(store, tree, files):
     if not os.path.isdir(dest):
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         tmp = tempfile.mkdtemp(prefix='.tmp-', dir=os.path.dirname(dest))
-        export_tree(store, files, tmp)
+        try:
+            export_tree(store, files, tmp)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreError(f'cannot write the source snapshot into {store.root}: '
+                             f'{exc.strerror}', 'free some space or set REPRO_HOME') from None
         try:
             os.rename(tmp, dest)
         except OSError:  # another run exported the same tree first
@@ -99,9 +106,12 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     _lock_path, lock_bytes = check_lock(root)
     engine = DockerEngine.connect()
     store = RunStore.for_project(root).ensure()
+    plan = plan_image(engine, config, LOCK_NAME, lock_bytes)  # base image checked first
     progress('snapshotting the source tree ...')
     snapshot = snapshot_source(root, store)
-    plan = plan_image(engine, config, LOCK_NAME, lock_bytes)
+    if launcher_rel not in {path for path, _mode, _oid in snapshot.files}:
+        raise SourceError(f'{launcher_rel} is not in the source snapshot (ignored by git, or '
+                          'a link out of the repository)', 'un-ignore it or move it in')
     # What a replay needs to rebuild the image, kept by content.
     store.put_object(hashlib.sha256(lock_bytes).hexdigest(), lock_bytes)
     store.put_object(plan.dockerfile_sha256, plan.dockerfile.encode())
@@ -118,7 +128,10 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
 def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, image_id,
             image_record, git_record, diff, lock, replay_of=None, output=None):
     """Run the container for a new run and record it; (run id, status, code)."""
+    from repro.errors import EngineError
     from repro.hostinfo import host_record
+    host = host_record(engine.version())  # before the run dir: it can take seconds
+    layers = engine.image_layers(image_id)
     run_id = store.create_run(launcher_rel, seed)
     run_dir = store.run_dir(run_id)
     for sub in ('outputs', 'logs', 'meta'):
@@ -134,8 +147,8 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
         'launcher': launcher_rel, 'seed': seed, 'args': list(args),
         'env': allowed_env(env), 'network': bool(network), 'gpus': gpus,
         'git': git_record, 'lock': lock,
-        'image': {**image_record, 'layers': engine.image_layers(image_id)},
-        'determinism': {}, 'host': host_record(engine.version()),
+        'image': {**image_record, 'layers': layers},
+        'determinism': {}, 'host': host,
         'repro_version': repro.__version__, 'artifacts': [],
     }
     store.write_manifest(run_id, manifest)
@@ -156,12 +169,19 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
         status = 'succeeded' if code == 0 else 'failed'
     except KeyboardInterrupt:
         status, code = 'interrupted', 130
+    except EngineError as exc:  # e.g. --gpus on a host without GPUs
+        status, code = 'failed', 125
+        manifest['error'] = exc.message
+        tee(f'repro: error: {exc}\n'.encode())
     finally:
         tee.close()
+        unreadable = []
         manifest.update(status=status, exit_code=code, end_time=_now(),
                         determinism=_read_json(os.path.join(run_dir, 'meta',
                                                             'determinism.json')),
-                        artifacts=artifacts(run_dir))
+                        artifacts=artifacts(run_dir, unreadable=unreadable))
+        if unreadable:
+            manifest['unhashed'] = unreadable
         store.write_manifest(run_id, manifest)
     return run_id, status, code
 

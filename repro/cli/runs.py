@@ -8,8 +8,14 @@ def ls(as_json: bool = typer.Option(False, '--json', help='print JSON, one objec
     """List the runs in the store, oldest first."""
     from repro.project import open_store
     from repro.render import run_summary, runs_table
+    from repro.errors import ReproError
     store = open_store()
-    summaries = [run_summary(store.read_manifest(i)) for i in store.run_ids()]
+    summaries = []
+    for run_id in store.run_ids():
+        try:
+            summaries.append(run_summary(store.read_manifest(run_id)))
+        except ReproError:  # one broken run must not hide the others
+            summaries.append(run_summary({'run_id': run_id, 'status': 'unreadable'}))
     typer.echo(json.dumps(summaries, indent=2) if as_json else runs_table(summaries))
 
 

@@ -193,3 +193,18 @@ def test_ctrl_c_stops_the_container_and_records_interrupted(probe_project, tmp_p
                c.attrs['Config']['Env']]
     assert running == []
     (probe_project / 'sleeper.py').unlink()
+
+
+def test_ignored_launcher_is_refused_before_any_run_dir(probe_project, tmp_path):
+    home = tmp_path / 'store'
+    (probe_project / '.gitignore').write_text('secret_*.py\n')
+    (probe_project / 'secret_train.py').write_text('print(1)\n')
+    try:
+        result = repro('run', 'secret_train.py', cwd=probe_project, home=home, check=False)
+        assert result.returncode == 2
+        assert 'not in the source snapshot' in result.stderr
+        assert 'Traceback' not in result.stderr
+        assert not list(home.glob('runs/*'))
+    finally:
+        (probe_project / '.gitignore').unlink()
+        (probe_project / 'secret_train.py').unlink()

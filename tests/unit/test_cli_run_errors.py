@@ -86,3 +86,49 @@ def test_config_defaults_and_validation(tmp_path):
         (tmp_path / 'pyproject.toml').write_text(f'[tool.repro]\n{bad}\n')
         with pytest.raises(ConfigError):
             load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize('pyproject', [
+    '[tool]\nrepro = 5\n', 'tool = "x"\n', '[tool.repro]\nbase = 5\n', '[tool.repro]\nbase = ""\n',
+])
+def test_bad_tool_repro_sections_are_config_errors(tmp_path, pyproject):
+    (tmp_path / 'pyproject.toml').write_text(pyproject)
+    with pytest.raises(ConfigError):
+        load_config(str(tmp_path))
+
+
+def test_non_utf8_inputs_are_one_line_errors(project):
+    (project / 'pyproject.toml').write_bytes(b'[tool.repro]\nbase = "\xff"\n')
+    one_line_error(repro('run', 'train.py', cwd=project), 'pyproject.toml')
+    (project / 'pyproject.toml').unlink()
+    (project / 'requirements.in').write_bytes(b'numpy\n\xff\n')
+    one_line_error(repro('run', 'train.py', cwd=project), 'not UTF-8')
+    one_line_error(repro('lock', cwd=project), 'not UTF-8')
+
+
+def test_lock_without_the_runtime_packages_is_refused(project):
+    from repro.locking import input_sha256
+    text = (project / 'requirements.in').read_text()
+    (project / 'requirements.lock').write_text(
+        f'# repro-lock-input-sha256: {input_sha256(text)}\nsix==1.16.0 --hash=sha256:x\n')
+    one_line_error(repro('run', 'train.py', cwd=project), 'lacks numpy, cloudpickle')
+
+
+def test_dependencies_must_be_strings(tmp_path):
+    from repro.errors import LockError
+    from repro.locking import lock_inputs
+    (tmp_path / 'pyproject.toml').write_text('[project]\nname = "x"\ndependencies = [1]\n')
+    with pytest.raises(LockError, match='list of strings'):
+        lock_inputs(str(tmp_path))
+
+
+def test_directory_as_launcher(project):
+    (project / 'sub').mkdir()
+    one_line_error(repro('run', 'sub', cwd=project), 'is a directory')
+
+
+def test_env_values_survive_the_dockerfile_round_trip():
+    from repro.dockerfile import image_settings, read_template, render_dockerfile
+    env = (('A', 'x y'), ('B', '$HOME'), ('C', 'a"b\\c'), ('D', 'plain'))
+    text = render_dockerfile(read_template('cpu'), 'b', '3.11', 'requirements.lock', env)
+    assert image_settings(text)[0][-4:] == ['A=x y', 'B=$HOME', 'C=a"b\\c', 'D=plain']

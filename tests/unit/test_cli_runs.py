@@ -65,3 +65,11 @@ def test_outside_a_repository(tmp_path, monkeypatch, capsys):
 def test_lock_without_inputs_is_a_one_line_error(project, capsys):
     assert main(['lock']) == 2
     assert 'requirements.in' in capsys.readouterr().err
+
+
+def test_ls_survives_a_broken_run(project, capsys):
+    store = RunStore.for_project('.')
+    os.mkdir(store.run_dir('20261124-021009-broken-s0-dead'))  # no manifest yet
+    assert main(['ls']) == 0
+    out = capsys.readouterr().out
+    assert 'broken' in out and 'unreadable' in out and project[0] in out

@@ -35,6 +35,8 @@ def repo(tmp_path):
     ('https://x-access-token:abc@host:8443/o/r?token=abc#frag', 'https://host:8443/o/r'),
     ('ssh://git:pw@host/o/r', 'ssh://host/o/r'),
     ('git@github.com:o/r.git', 'git@github.com:o/r.git'),
+    ('oauth2:glpat-SECRET@gitlab.com:g/r.git', 'gitlab.com:g/r.git'),
+    ('http://u:p@[::1]:8080/r', 'http://[::1]:8080/r'),
     (None, None),
 ])
 def test_strip_credentials(url, expected):

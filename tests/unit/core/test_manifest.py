@@ -66,3 +66,11 @@ def test_environment_allow_list_keeps_secrets_out():
     env = {'REPRO_SEED': '0', 'AWS_SECRET_ACCESS_KEY': 'x', 'GITHUB_TOKEN': 'ghp_x',
            'PYTHONHASHSEED': '0', 'HOME': '/root'}
     assert allowed_env(env) == {'REPRO_SEED': '0', 'PYTHONHASHSEED': '0'}
+
+
+def test_artifacts_skip_fifos_and_links(tmp_path):
+    import os
+    (tmp_path / 'real.txt').write_text('x')
+    os.mkfifo(tmp_path / 'pipe')  # hashing would block forever
+    os.symlink('real.txt', tmp_path / 'link')
+    assert [e['path'] for e in artifacts(str(tmp_path))] == ['real.txt']
