@@ -34,7 +34,7 @@ def version():
 
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
-    from repro.cli import base, build, lock, replay, run, runs, verify
+    from repro.cli import base, build, diff, export, lock, replay, run, runs, verify
     app.command('base')(base.base)
     app.command('build')(build.build)
     app.command('lock')(lock.lock)
@@ -43,6 +43,8 @@ def _register():
     app.command('ls')(runs.ls)
     app.command('show')(runs.show)
     app.command('verify')(verify.verify)
+    app.command('export')(export.export)
+    app.command('diff')(diff.diff)
 
 
 _register()

@@ -1,0 +1,16 @@
+"""``repro diff A B``: code, dependencies, image, seed, flags, host, metrics."""
+import typer
+
+
+def diff(a: str = typer.Argument(..., help='first run (id or unique prefix)'),
+         b: str = typer.Argument(..., help='second run (id or unique prefix)'),
+         patch: bool = typer.Option(False, '--patch', help='unified diff of changed files')):
+    """Show what differs between two runs."""
+    from repro.project import open_store
+    from repro.rundiff import diff_runs
+    store = open_store()
+    ma, mb = (store.read_manifest(store.resolve(ref)) for ref in (a, b))
+    typer.echo(f'a: {ma["run_id"]}\nb: {mb["run_id"]}')
+    for title, lines in diff_runs(store, ma, mb, patch=patch):
+        typer.echo(f'\n## {title}')
+        typer.echo('\n'.join(lines) if lines else '(same)')

@@ -1,0 +1,29 @@
+"""``repro export RUN_ID --format in-toto [-o FILE]``: provenance of a run."""
+from typing import Optional
+
+import typer
+
+
+def export(run: str = typer.Argument(..., help='run id or a unique prefix of one'),
+           format: str = typer.Option('in-toto', '--format',
+                                      help='in-toto (Statement v1, SLSA Provenance v1)'),
+           output: Optional[str] = typer.Option(None, '-o', '--output',
+                                                help='write to FILE instead of stdout')):
+    """Export a run's provenance."""
+    import json
+
+    from repro._fs import atomic_writer
+    from repro.errors import ConfigError
+    from repro.project import open_store
+    from repro.provenance import statement
+    if format != 'in-toto':
+        raise ConfigError(f'unknown export format {format!r}', 'use --format in-toto')
+    store = open_store()
+    text = json.dumps(statement(store.read_manifest(store.resolve(run))), indent=2,
+                      sort_keys=True) + '\n'
+    if output:
+        with atomic_writer(output, 'w', fsync=False) as f:
+            f.write(text)
+        typer.echo(output)
+    else:
+        typer.echo(text, nl=False)

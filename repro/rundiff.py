@@ -1,0 +1,105 @@
+"""``repro diff A B``: what differs between two runs, section by section."""
+import csv
+import difflib
+import os
+
+from repro.compare import files_under, pair_files
+from repro.errors import ReproError
+from repro.replay import host_differences
+from repro.wheels import parse_lock
+
+
+def _tree(store, manifest):
+    try:
+        return {path: oid for path, _mode, oid in store.get_tree(manifest['git']['tree'])}
+    except ReproError:  # a deleted snapshot: say so instead of failing the diff
+        return None
+
+
+def code_changes(store, a, b, patch=False):
+    files_a, files_b = _tree(store, a), _tree(store, b)
+    if files_a is None or files_b is None:
+        return ['source snapshot missing from the store']
+    lines = []
+    for path in sorted(files_a.keys() | files_b.keys()):
+        oid_a, oid_b = files_a.get(path), files_b.get(path)
+        if oid_a == oid_b:
+            continue
+        state = 'added' if oid_a is None else 'removed' if oid_b is None else 'modified'
+        lines.append(f'{state}: {path}')
+        if patch and state == 'modified':
+            old = store.read_object(oid_a).decode('utf-8', 'replace').splitlines(True)
+            new = store.read_object(oid_b).decode('utf-8', 'replace').splitlines(True)
+            lines.extend(ln.rstrip('\n') for ln in difflib.unified_diff(
+                old, new, f'a/{path}', f'b/{path}'))
+    return lines
+
+
+def _packages(store, manifest):
+    try:
+        text = store.read_object(manifest['lock']['sha256']).decode('utf-8')
+        return {name.lower(): version for name, version, _h, _r in parse_lock(text)}
+    except (OSError, UnicodeDecodeError, ReproError):
+        return None
+
+
+def dependency_changes(store, a, b):
+    pa, pb = _packages(store, a), _packages(store, b)
+    if pa is None or pb is None:
+        return ['a lock is missing from the store or unreadable']
+    lines = []
+    for name in sorted(pa.keys() | pb.keys()):
+        if name not in pb:
+            lines.append(f'removed: {name}=={pa[name]}')
+        elif name not in pa:
+            lines.append(f'added: {name}=={pb[name]}')
+        elif pa[name] != pb[name]:
+            lines.append(f'changed: {name} {pa[name]} -> {pb[name]}')
+    return lines
+
+
+def dict_changes(a, b, keys=None):
+    keys = keys or sorted(set(a) | set(b))
+    return [f'{k}: {a.get(k)!r} -> {b.get(k)!r}' for k in keys if a.get(k) != b.get(k)]
+
+
+def final_metrics(run_dir):
+    """{csv path: last row} for every progress CSV of a run."""
+    out = {}
+    for rel in files_under(run_dir):
+        if rel.endswith('.csv'):
+            with open(os.path.join(run_dir, rel), newline='') as f:
+                rows = list(csv.DictReader(f))
+            if rows:
+                out[rel] = rows[-1]
+    return out
+
+
+def metrics_side_by_side(store, a, b):
+    ma = final_metrics(store.run_dir(a['run_id']))
+    mb = final_metrics(store.run_dir(b['run_id']))
+    pairs, _, _ = pair_files(ma, mb)
+    lines = []
+    for path_a, path_b in pairs:
+        lines.append(f'{path_a} (final row)')
+        ra, rb = ma[path_a], mb[path_b]
+        width = max((len(k) for k in ra.keys() | rb.keys()), default=0)
+        for key in sorted(ra.keys() | rb.keys()):
+            mark = '' if ra.get(key) == rb.get(key) else '  *'
+            lines.append(f'  {key:<{width}}  {ra.get(key, "-"):>20}  {rb.get(key, "-"):>20}{mark}')
+    return lines
+
+
+def diff_runs(store, a, b, patch=False):
+    """[(section title, lines)] comparing manifests ``a`` and ``b``."""
+    return [
+        ('code', code_changes(store, a, b, patch)),
+        ('dependencies', dependency_changes(store, a, b)),
+        ('image', dict_changes(a['image'], b['image'], ['id', 'key', 'base', 'base_digest',
+                                                         'dockerfile_sha256'])),
+        ('seed and arguments', dict_changes(a, b, ['launcher', 'seed', 'args', 'network',
+                                                   'gpus'])),
+        ('determinism', dict_changes(a.get('determinism') or {}, b.get('determinism') or {})),
+        ('host', host_differences(a.get('host') or {}, b.get('host') or {})),
+        ('metrics', metrics_side_by_side(store, a, b)),
+    ]

@@ -1,0 +1,88 @@
+"""The exported statement has in-toto v1 / SLSA v1 structure and true digests."""
+import json
+
+import pytest
+
+from repro.cli import main
+from repro.provenance import statement
+from tests.unit.core.test_verify import make_run
+
+# The published field structure (in-toto Statement v1, SLSA Provenance v1),
+# written down as a JSON Schema: required fields and their types.
+DIGEST = {'type': 'object', 'minProperties': 1,
+          'additionalProperties': {'type': 'string', 'pattern': '^[0-9a-f]+$'}}
+RESOURCE = {'type': 'object', 'anyOf': [{'required': ['uri']}, {'required': ['digest']},
+                                        {'required': ['content']}],
+            'properties': {'uri': {'type': 'string'}, 'digest': DIGEST,
+                           'name': {'type': 'string'}, 'annotations': {'type': 'object'}}}
+SCHEMA = {
+    'type': 'object',
+    'required': ['_type', 'subject', 'predicateType', 'predicate'],
+    'properties': {
+        '_type': {'const': 'https://in-toto.io/Statement/v1'},
+        'subject': {'type': 'array', 'minItems': 1, 'items': {
+            'type': 'object', 'required': ['name', 'digest'],
+            'properties': {'name': {'type': 'string'}, 'digest': DIGEST}}},
+        'predicateType': {'const': 'https://slsa.dev/provenance/v1'},
+        'predicate': {
+            'type': 'object', 'required': ['buildDefinition', 'runDetails'],
+            'properties': {
+                'buildDefinition': {
+                    'type': 'object',
+                    'required': ['buildType', 'externalParameters'],
+                    'properties': {'buildType': {'type': 'string', 'format': 'uri'},
+                                   'externalParameters': {'type': 'object'},
+                                   'internalParameters': {'type': 'object'},
+                                   'resolvedDependencies': {'type': 'array', 'items': RESOURCE}}},
+                'runDetails': {
+                    'type': 'object', 'required': ['builder'],
+                    'properties': {
+                        'builder': {'type': 'object', 'required': ['id'],
+                                    'properties': {'id': {'type': 'string'}}},
+                        'metadata': {'type': 'object', 'properties': {
+                            'invocationId': {'type': 'string'},
+                            'startedOn': {'type': 'string'},
+                            'finishedOn': {'type': ['string', 'null']}}},
+                        'byproducts': {'type': 'array', 'items': {'type': 'object'}}}}}}},
+}
+
+
+def test_statement_structure_and_digests(tmp_path, monkeypatch, capsys):
+    jsonschema = pytest.importorskip('jsonschema')
+    store, run_id = make_run(tmp_path / 'store')
+    monkeypatch.setenv('REPRO_HOME', str(store.root))
+    out = tmp_path / 'prov.json'
+    assert main(['export', run_id, '--format', 'in-toto', '-o', str(out)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, SCHEMA)
+    manifest = store.read_manifest(run_id)
+    from repro.manifest import sha256_file
+    for subject in data['subject']:
+        assert sha256_file(f'{store.run_dir(run_id)}/{subject["name"]}') == \
+            subject['digest']['sha256']
+    deps = {d['name']: d for d in data['predicate']['buildDefinition']['resolvedDependencies']}
+    assert deps['source']['digest']['gitTree'] == manifest['git']['tree']
+    assert deps['requirements.lock']['digest'] == {'sha256': manifest['lock']['sha256']}
+    assert deps['image']['digest']['sha256'] == manifest['image']['id'].split(':')[1]
+    assert deps['base-image']['digest']['sha256'] == manifest['image']['base_digest'].split(':')[1]
+    params = data['predicate']['buildDefinition']['externalParameters']
+    assert params['seed'] == manifest['seed'] and params['args'] == manifest['args']
+    assert data['predicate']['runDetails']['metadata']['invocationId'] == run_id
+    assert main(['export', run_id]) == 0  # stdout
+    assert json.loads(capsys.readouterr().out) == data
+
+
+def test_unknown_format(tmp_path, monkeypatch, capsys):
+    store, run_id = make_run(tmp_path / 'store')
+    monkeypatch.setenv('REPRO_HOME', str(store.root))
+    assert main(['export', run_id, '--format', 'spdx']) == 2
+    assert 'unknown export format' in capsys.readouterr().err
+
+
+def test_pure_statement_has_no_secrets():
+    from tests.unit.core.test_manifest import example_manifest
+    manifest = example_manifest()
+    manifest['git']['remote'] = 'https://github.com/o/r.git'
+    text = json.dumps(statement(manifest))
+    assert 'git+https://github.com/o/r.git@' in text
