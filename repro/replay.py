@@ -65,6 +65,17 @@ def _object(store, sha, name):
     return data
 
 
+def numerics_differences(original, replay):
+    """Host and library differences that can change numerics (pure)."""
+    out = host_differences(original.get('host') or {}, replay.get('host') or {})
+    da, db = original.get('determinism') or {}, replay.get('determinism') or {}
+    for key, label in (('torch', 'torch'), ('cuda_version', 'CUDA runtime'),
+                       ('cudnn_version', 'cuDNN')):
+        if da.get(key) != db.get(key):
+            out.append(f'{label} differs: {da.get(key)!r} -> {db.get(key)!r}')
+    return out
+
+
 def host_differences(a, b):
     """What differs between two hosts in ways that can change numerics (pure)."""
     out = []
@@ -138,4 +149,4 @@ def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None):
         store.run_dir(run_id), manifest['artifacts'], store.run_dir(new_id), new['artifacts'],
         rtol, atol)
     return Verdict(run_id, new_id, divergence is None, divergence, report,
-                   host_differences(manifest.get('host') or {}, new.get('host') or {}), status)
+                   numerics_differences(manifest, new), status)

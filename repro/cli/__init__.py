@@ -34,7 +34,7 @@ def version():
 
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
-    from repro.cli import base, build, diff, export, lock, replay, run, runs, verify
+    from repro.cli import base, build, diff, export, lock, plot, replay, run, runs, verify
     app.command('base')(base.base)
     app.command('build')(build.build)
     app.command('lock')(lock.lock)
@@ -45,6 +45,7 @@ def _register():
     app.command('verify')(verify.verify)
     app.command('export')(export.export)
     app.command('diff')(diff.diff)
+    app.command('plot')(plot.plot)
 
 
 _register()

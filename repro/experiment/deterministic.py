@@ -51,6 +51,8 @@ def _seed_torch(torch):
         'cudnn_deterministic': torch.backends.cudnn.deterministic,
         'cudnn_benchmark': torch.backends.cudnn.benchmark,
         'torch_deterministic_algorithms': torch.are_deterministic_algorithms_enabled(),
+        'cuda_version': torch.version.cuda,
+        'cudnn_version': torch.backends.cudnn.version() if torch.cuda.is_available() else None,
     })
 
 

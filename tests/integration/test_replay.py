@@ -29,6 +29,13 @@ def test_examples_replay_bit_for_bit(tmp_path, base_image, example):
     new = manifest(home, new_id)
     assert new['replay_of'] == run_id and new['seed'] == 1
     assert new['args'] == ['--n-epochs', '2']
+    # Also after the image is gone: rebuilt to the recorded ID, then reproduced.
+    import docker
+    docker.from_env().images.remove(manifest(home, run_id)['image']['id'], force=True)
+    again = replay(run_id, home)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert 'rebuilding it from the recorded inputs' in again.stderr
+    assert again.stdout.strip().splitlines()[-1].startswith('REPRODUCED')
 
 
 NOISY = '''

@@ -87,3 +87,19 @@ def test_host_differences_name_what_matters():
     b = {'cpu': {'model': 'Y', 'flags_sha256': '1'}, 'gpus': [], 'kernel': '6.1'}
     assert host_differences(a, a) == []
     assert host_differences(a, b) == ["CPU model differs: 'X' -> 'Y'"]
+
+
+def test_unbuildable_image_says_what_is_missing():
+    from repro.replay import ensure_recorded_image
+    from tests.unit.core.test_image_plan import FakeEngine
+    from tests.unit.core.test_manifest import example_manifest
+    manifest = example_manifest()
+    with pytest.raises(ReplayError, match='base image sha256:1111.* is missing.*repro base'):
+        ensure_recorded_image(FakeEngine(), manifest, b'lock', 'FROM x\n', lambda m: None)
+
+
+def test_numerics_differences_include_library_versions():
+    from repro.replay import numerics_differences
+    a = {'host': {}, 'determinism': {'torch': '2.13.0', 'cudnn_version': 90100}}
+    b = {'host': {}, 'determinism': {'torch': '2.13.0', 'cudnn_version': 90300}}
+    assert numerics_differences(a, b) == ['cuDNN differs: 90100 -> 90300']

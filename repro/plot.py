@@ -1,0 +1,96 @@
+"""``repro plot``: learning curves of runs overlaid (matplotlib, host side).
+
+The series come from each run's ``progress.csv`` (pure functions here); the
+x axis is ``TotalEnvSteps`` when recorded, else ``Epoch``. With several
+runs of the same launcher and arguments but different seeds, their mean and
+spread (± one standard deviation) are drawn as well.
+"""
+import csv
+import math
+import os
+
+from repro.compare import files_under
+from repro.errors import ConfigError
+
+X_AXES = ('TotalEnvSteps', 'Epoch', 'Iteration')
+
+
+def progress_rows(run_dir):
+    """Rows of the run's first progress.csv (sorted path), or []."""
+    for rel in files_under(run_dir):
+        if os.path.basename(rel) == 'progress.csv':
+            with open(os.path.join(run_dir, rel), newline='') as f:
+                return list(csv.DictReader(f))
+    return []
+
+
+def series(rows, metric):
+    """(x axis name, xs, ys) of ``metric`` over the rows (pure)."""
+    if not rows:
+        raise ConfigError('the run has no progress.csv to plot')
+    if metric not in rows[0]:
+        raise ConfigError(f'metric {metric!r} not in progress.csv',
+                          'choose one of: ' + ', '.join(sorted(rows[0])))
+    x_name = next((x for x in X_AXES if x in rows[0]), None)
+    xs, ys = [], []
+    for i, row in enumerate(rows):
+        try:
+            y = float(row[metric])
+        except (TypeError, ValueError):
+            continue
+        xs.append(float(row[x_name]) if x_name else float(i))
+        ys.append(y)
+    return x_name or 'row', xs, ys
+
+
+def mean_and_std(curves):
+    """Point-wise mean and std over curves cut to the shortest (pure)."""
+    n = min(len(ys) for ys in curves)
+    means, stds = [], []
+    for i in range(n):
+        values = [ys[i] for ys in curves]
+        mean = sum(values) / len(values)
+        means.append(mean)
+        stds.append(math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)))
+    return means, stds
+
+
+def group_key(manifest):
+    return (manifest.get('launcher'), tuple(manifest.get('args') or []))
+
+
+def plot_runs(store, manifests, metric, output):
+    """Write the figure to ``output`` (format from its extension)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    x_name, groups = 'row', {}
+    for manifest in manifests:
+        x_name, xs, ys = series(progress_rows(store.run_dir(manifest['run_id'])), metric)
+        label = f'{manifest["run_id"]} (seed {manifest.get("seed")})'
+        if manifest.get('replay_of'):
+            label += ' replay'
+        ax.plot(xs, ys, linewidth=1, alpha=0.8, label=label)
+        if not manifest.get('replay_of'):  # a replay repeats a seed, not a new sample
+            groups.setdefault(group_key(manifest), {}).setdefault(
+                manifest.get('seed'), (xs, ys))
+    for (launcher, _args), by_seed in groups.items():
+        if len(by_seed) >= 2:
+            members = list(by_seed.values())
+            means, stds = mean_and_std([ys for _, ys in members])
+            xs, _ = mean_and_std([xs for xs, _ in members])
+            ax.plot(xs, means, color='black', linewidth=2.5,
+                    label=f'{launcher}: mean of {len(members)} seeds')
+            ax.fill_between(xs, [m - s for m, s in zip(means, stds)],
+                            [m + s for m, s in zip(means, stds)], color='gray', alpha=0.25,
+                            label='± 1 std')
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(metric)
+    ax.set_title(f'{metric} over {x_name}')
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(output)
+    plt.close(fig)
+    return output
