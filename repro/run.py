@@ -109,6 +109,10 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     plan = plan_image(engine, config, LOCK_NAME, lock_bytes)  # base image checked first
     progress('snapshotting the source tree ...')
     snapshot = snapshot_source(root, store)
+    from repro.secretscan import scan_diff
+    for path, line, kind in scan_diff(snapshot.diff):
+        progress(f'warning: possible {kind} in uncommitted {path}:{line}; the source '
+                 'snapshot in the run store will contain it')
     if launcher_rel not in {path for path, _mode, _oid in snapshot.files}:
         raise SourceError(f'{launcher_rel} is not in the source snapshot (ignored by git, or '
                           'a link out of the repository)', 'un-ignore it or move it in')

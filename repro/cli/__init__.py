@@ -70,8 +70,11 @@ def main(argv=None):
         return exc.code
     except Exception as exc:
         # Usage errors from click (vendored inside newer typer releases).
-        if hasattr(exc, 'show') and isinstance(getattr(exc, 'exit_code', None), int):
-            exc.show()
+        if hasattr(exc, 'format_message') and isinstance(getattr(exc, 'exit_code', None), int):
+            ctx = getattr(exc, 'ctx', None)
+            where = f'{ctx.command_path} --help' if ctx is not None else 'repro --help'
+            message = ' '.join(exc.format_message().split())
+            typer.echo(f'repro: error: {message} (see {where})', err=True)
             return exc.exit_code
         raise
     # A command that raised typer.Exit(code) returns that code here.

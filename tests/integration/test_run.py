@@ -208,3 +208,57 @@ def test_ignored_launcher_is_refused_before_any_run_dir(probe_project, tmp_path)
     finally:
         (probe_project / '.gitignore').unlink()
         (probe_project / 'secret_train.py').unlink()
+
+
+def test_secrets_never_reach_manifest_or_export_and_diff_tokens_are_warned(
+        probe_project, tmp_path):
+    home = tmp_path / 'store'
+    token = 'ghp_' + 'Z' * 36
+    git_token = 'ghp_' + 'Y' * 36
+    subprocess.run(['git', '-C', str(probe_project), 'remote', 'add', 'origin',
+                    f'https://user:{git_token}@github.com/o/r.git'], check=True)
+    (probe_project / 'creds.py').write_text(f'TOKEN = "{token}"\n')
+    try:
+        result = repro('run', 'probe.py', cwd=probe_project, home=home)
+        assert 'warning: possible GitHub token in uncommitted creds.py:1' in result.stderr
+        assert token not in result.stderr and git_token not in result.stderr
+        run_id, _ = run_id_of(result)
+        text = (home / 'runs' / run_id / 'manifest.json').read_text()
+        assert token not in text and git_token not in text
+        assert '"remote": "https://github.com/o/r.git"' in text
+        export = repro('export', run_id, cwd=probe_project, home=home).stdout
+        assert token not in export and git_token not in export
+        for log in (home / 'runs' / run_id / 'logs').rglob('*'):
+            assert git_token not in log.read_text()
+    finally:
+        subprocess.run(['git', '-C', str(probe_project), 'remote', 'remove', 'origin'])
+        (probe_project / 'creds.py').unlink()
+
+
+def test_eight_parallel_runs_build_once(tmp_path, base_image):
+    import uuid
+    root = tmp_path / 'parallel'
+    root.mkdir()
+    for name in ('requirements.in', 'requirements.lock'):
+        shutil.copy(ROOT / name, root)
+    # A fresh key (extra env), so the eight runs race to build the same image.
+    (root / 'pyproject.toml').write_text(
+        f'[tool.repro]\nenv = {{ REPRO_TEST_KEY = "{uuid.uuid4().hex}" }}\n')
+    (root / 'trivial.py').write_text('import os\nprint(os.environ["REPRO_TEST_KEY"])\n')
+    for args in (['init', '-q'], ['add', '.'],
+                 ['-c', 'user.name=t', '-c', 'user.email=t@e', 'commit', '-qm', 'p']):
+        subprocess.run(['git', '-C', str(root), *args], check=True)
+    home = tmp_path / 'store'
+    env = dict(os.environ, REPRO_HOME=str(home))
+    procs = [subprocess.Popen([sys.executable, '-m', 'repro', 'run', 'trivial.py', '--seed',
+                               str(i)], cwd=root, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(8)]
+    outputs = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [e[-500:] for _, e in outputs]
+    ids = {run_id_of(type('R', (), {'stdout': out})())[0] for out, _ in outputs}
+    assert len(ids) == 8
+    assert sum('building image' in err for _, err in outputs) == 1
+    images = {manifest(home, i)['image']['id'] for i in ids}
+    assert len(images) == 1
+    for run_id in ids:
+        check_manifest(home, manifest(home, run_id))

@@ -55,7 +55,7 @@ def test_every_random_single_change_is_caught(tmp_path):
     store, run_id = make_run(tmp_path / 'pristine')
     pristine = store.run_dir(run_id)
     rng = random.Random(1234)
-    for trial in range(60):
+    for trial in range(100):
         copy_root = tmp_path / f't{trial}'
         copy = RunStore(copy_root)
         shutil.copytree(pristine, copy.run_dir(run_id))

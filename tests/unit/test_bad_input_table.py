@@ -1,0 +1,96 @@
+"""Table of bad inputs across every command: one line, exit != 0, no traceback,
+nothing written to the store. Docker is pointed at a socket that does not
+exist, so nothing here can reach an engine."""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from repro.store import RunStore
+from tests.conftest import ROOT
+from tests.unit.core.test_manifest import example_manifest
+
+RUN_A = '20261124-021000-train-s0-aaaa'
+RUN_B = '20261124-021000-train-s1-aaab'
+RUNNING = '20261124-021100-train-s2-bbbb'
+CORRUPT = '20261124-021200-train-s3-cccc'
+FUTURE = '20261124-021300-train-s4-dddd'
+
+
+@pytest.fixture(scope='module')
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp('bad') / 'proj'
+    root.mkdir()
+    subprocess.run(['git', 'init', '-q', str(root)], check=True)
+    (root / 'train.py').write_text('print(1)\n')
+    (root / 'sub').mkdir()
+    shutil.copy(ROOT / 'requirements.in', root)
+    shutil.copy(ROOT / 'requirements.lock', root)
+    store = RunStore(root / '.repro').ensure()
+    for run_id, status, fmt in ((RUN_A, 'succeeded', 1), (RUN_B, 'succeeded', 1),
+                                (RUNNING, 'running', 1), (FUTURE, 'succeeded', 9)):
+        os.makedirs(store.run_dir(run_id))
+        manifest = example_manifest()
+        manifest.update(run_id=run_id, status=status, format=fmt)
+        store.write_manifest(run_id, manifest)
+    os.makedirs(store.run_dir(CORRUPT))
+    with open(store.manifest_path(CORRUPT), 'w') as f:
+        f.write('{"format": 1, "run_id": ')
+    lock = (root / 'requirements.lock').read_bytes()
+    store.put_object(hashlib.sha256(lock).hexdigest(), lock)
+    return root
+
+
+CASES = [
+    (['run', 'missing.py'], 'launcher not found'),
+    (['run', 'sub'], 'is a directory'),
+    (['run', 'train.py', '--seed', '-3'], 'invalid seed'),
+    (['run', 'train.py', '--seed', 'abc'], "Invalid value for '--seed'"),
+    (['run', 'train.py', '--seed', '1.5'], "Invalid value for '--seed'"),
+    (['run', 'train.py'], 'cannot reach the Docker daemon'),
+    (['run'], "Missing argument 'launcher'"),
+    (['show', '20261124-0210'], 'matches 2 runs'),
+    (['show', '1999'], 'no run matches'),
+    (['show', '../../etc/passwd'], 'not a valid run id'),
+    (['show', '.'], 'not a valid run id'),
+    (['show', CORRUPT], 'not valid JSON'),
+    (['show', FUTURE], 'format 9 is not supported'),
+    (['verify', 'nope'], 'no run matches'),
+    (['replay', RUNNING], 'still running or never finished'),
+    (['replay', FUTURE], 'format 9 is not supported'),
+    (['replay', 'x/y'], 'not a valid run id'),
+    (['export', RUN_A, '--format', 'spdx'], 'unknown export format'),
+    (['export', 'nope'], 'no run matches'),
+    (['diff', RUN_A, 'nope'], 'no run matches'),
+    (['plot', RUN_A, '-o', 'x.png'], 'no progress.csv'),
+    (['plot', RUN_A], "Missing option '-o'"),
+    (['base', '--mirror'], "requires an argument"),
+    (['build', '--bogus'], 'No such option'),
+    (['frobnicate'], 'No such command'),
+]
+
+
+def snapshot_files(root):
+    return sorted((str(p.relative_to(root)), p.stat().st_size)
+                  for p in root.rglob('*') if p.is_file() and '.git/' not in str(p))
+
+
+@pytest.mark.parametrize('args, message', CASES, ids=[' '.join(a) for a, _ in CASES])
+def test_bad_input(project, args, message):
+    before = snapshot_files(project)
+    env = {**os.environ, 'DOCKER_HOST': f'unix://{project}/no-docker.sock'}
+    env.pop('REPRO_HOME', None)
+    result = subprocess.run([sys.executable, '-m', 'repro', *args], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert message in lines[0], lines[0]
+    assert snapshot_files(project) == before  # nothing half-written
+
+
+def test_there_are_at_least_twenty_cases():
+    assert len(CASES) >= 20
