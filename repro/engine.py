@@ -89,18 +89,20 @@ class DockerEngine:
         return self._client.images.get(ref).attrs.get('RepoDigests') or []
 
     def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
-            workdir=None, gpus=None, on_output=None, read_only_root=False):
+            workdir=None, gpus=None, on_output=None, read_only_root=False, labels=None,
+            on_start=None):
         """Run a container to completion; returns (exit code, container).
 
         ``mounts`` are ``(host, container, 'ro'|'rw')``. Output is passed to
-        ``on_output(bytes)`` as it arrives. Ctrl-C stops the container and
-        re-raises KeyboardInterrupt; the container is removed in every case.
+        ``on_output(bytes)`` as it arrives; ``on_start(container_id)`` is
+        called once it runs. Ctrl-C stops the container and re-raises
+        KeyboardInterrupt; the container is removed in every case.
         """
         import docker
         kwargs = dict(
             environment=dict(env or {}), user=user, working_dir=workdir,
             volumes={host: {'bind': cont, 'mode': mode} for host, cont, mode in mounts},
-            network_mode='bridge' if network else 'none', detach=True,
+            network_mode='bridge' if network else 'none', detach=True, labels=dict(labels or {}),
             cap_drop=['ALL'], security_opt=['no-new-privileges'],
             read_only=read_only_root, tmpfs={'/tmp': 'rw,exec,size=1g'} if read_only_root else None)
         if gpus:
@@ -113,6 +115,8 @@ class DockerEngine:
         except docker.errors.APIError as exc:
             raise EngineError(f'cannot start the container: {exc.explanation or exc}') from None
         try:
+            if on_start:
+                on_start(container.id)
             for chunk in container.logs(stream=True, follow=True):
                 if on_output:
                     on_output(chunk)
@@ -126,6 +130,20 @@ class DockerEngine:
                 container.remove(force=True)
             except docker.errors.APIError:
                 pass
+
+    def stop_container(self, container_id):
+        """Stop and remove a container if it still exists; True if it did."""
+        import docker
+        try:
+            container = self._client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return False
+        container.stop(timeout=10)
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+        return True
 
     def remove_image(self, ref):
         import docker

@@ -134,6 +134,7 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
     """Run the container for a new run and record it; (run id, status, code)."""
     from repro.errors import EngineError
     from repro.hostinfo import host_record
+    from repro.reaper import spawn as spawn_reaper
     host = host_record(engine.version())  # before the run dir: it can take seconds
     layers = engine.image_layers(image_id)
     run_id = store.create_run(launcher_rel, seed)
@@ -167,6 +168,8 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
                        *args],
             env=env, user=f'{os.getuid()}:{os.getgid()}', network=network,
             workdir=CONTAINER_RUN, gpus=gpus, on_output=tee,
+            labels={'org.repro.run-id': run_id},
+            on_start=lambda cid: spawn_reaper(os.getpid(), cid, store.root, run_id),
             mounts=[(src, CONTAINER_SRC, 'ro'),
                     (os.path.join(run_dir, 'outputs'), CONTAINER_RUN, 'rw'),
                     (os.path.join(run_dir, 'meta'), CONTAINER_META, 'rw')])

@@ -262,3 +262,38 @@ def test_eight_parallel_runs_build_once(tmp_path, base_image):
     assert len(images) == 1
     for run_id in ids:
         check_manifest(home, manifest(home, run_id))
+
+
+def test_sigkill_of_repro_leaves_no_container_and_no_running_manifest(probe_project, tmp_path):
+    import signal
+    import time
+
+    import docker
+    home = tmp_path / 'store'
+    (probe_project / 'sleeper.py').write_text(
+        'import time\nprint("started", flush=True)\ntime.sleep(300)\n')
+    try:
+        proc = subprocess.Popen([sys.executable, '-m', 'repro', 'run', 'sleeper.py'],
+                                cwd=probe_project, env=dict(os.environ, REPRO_HOME=str(home)),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            logs = list(home.glob('runs/*/logs/stdout.log'))
+            if logs and 'started' in logs[0].read_text():
+                break
+            time.sleep(0.5)
+        run_id = logs[0].parent.parent.name
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        client = docker.from_env()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            left = client.containers.list(filters={'label': f'org.repro.run-id={run_id}'})
+            status = manifest(home, run_id)['status']
+            if not left and status != 'running':
+                break
+            time.sleep(0.5)
+        assert left == [] and status == 'interrupted'
+        assert 'reaper' in manifest(home, run_id)['error']
+    finally:
+        (probe_project / 'sleeper.py').unlink()

@@ -1,0 +1,56 @@
+"""Cleans up after a ``repro run`` that was killed outright (SIGKILL, OOM).
+
+``repro run`` starts this as a detached process (its own session, no
+terminal) once the container runs. It waits for the repro process to end.
+If the container is still there, repro did not get to clean up: the reaper
+stops and removes the container and records the run as ``interrupted``,
+so no orphaned container keeps running and no manifest stays ``running``.
+"""
+import datetime
+import os
+import subprocess
+import sys
+import time
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def spawn(pid, container_id, store_root, run_id):
+    """Start the reaper for one run, detached from the caller's terminal."""
+    subprocess.Popen([sys.executable, '-m', 'repro.reaper', str(pid), container_id,
+                      store_root, run_id], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True, close_fds=True)
+
+
+def reap(pid, container_id, store_root, run_id, poll=0.5):
+    while _alive(pid):
+        time.sleep(poll)
+    from repro.engine import DockerEngine
+    if not DockerEngine.connect().stop_container(container_id):
+        return False  # repro finished normally and removed it
+    from repro.manifest import artifacts
+    from repro.store import RunStore
+    store = RunStore(store_root)
+    manifest = store.read_manifest(run_id)
+    if manifest.get('status') == 'running':
+        manifest.update(status='interrupted', exit_code=None,
+                        end_time=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                            timespec='seconds'),
+                        error='repro was killed; its container was stopped by the reaper',
+                        artifacts=artifacts(store.run_dir(run_id)))
+        store.write_manifest(run_id, manifest)
+    return True
+
+
+if __name__ == '__main__':
+    pid, container_id, store_root, run_id = sys.argv[1:5]
+    reap(int(pid), container_id, store_root, run_id)
