@@ -39,7 +39,6 @@ class ImagePlan:
     dockerfile: str
     repro_files: tuple
     key: str
-    extra_env: tuple
 
     @property
     def dockerfile_sha256(self):
@@ -79,7 +78,7 @@ def plan_image(engine, config, lock_name, lock_bytes):
     files = tuple(df.package_files())
     key = df.image_key(digest, lock_bytes, text, df.package_hash(files))
     return ImagePlan(config.base, digest, config.python, lock_name, lock_bytes, text,
-                     files, key, config.env)
+                     files, key)
 
 
 @contextlib.contextmanager

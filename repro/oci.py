@@ -21,7 +21,7 @@ def _sha256(data):
     return 'sha256:' + hashlib.sha256(data).hexdigest()
 
 
-def layer_tar(root, out, exclude=(), prefix=''):
+def layer_tar(root, out, exclude=()):
     """Write ``root``'s tree as a normalised layer tar to the file ``out``.
 
     ``exclude`` holds paths (relative to ``root``) whose contents are left
@@ -42,7 +42,7 @@ def layer_tar(root, out, exclude=(), prefix=''):
     with tarfile.open(fileobj=_Hashing(), mode='w|', format=tarfile.GNU_FORMAT) as tar:
         for rel in _walk(root, excluded):
             path = os.path.join(root, rel)
-            info = tar.gettarinfo(path, arcname=prefix + rel)
+            info = tar.gettarinfo(path, arcname=rel)
             info.uid = info.gid = 0
             info.uname = info.gname = ''
             info.mtime = EPOCH

@@ -106,7 +106,7 @@ def ensure_recorded_image(engine, manifest, lock, dockerfile, progress):
     python = next((p for p in ('3.13', '3.12', '3.11', '3.10') if f'python{p} ' in dockerfile),
                   '3.11')
     plan = ImagePlan(image['base'], image['base_digest'], python, manifest['lock']['path'],
-                     lock, dockerfile, files, key, ())
+                     lock, dockerfile, files, key)
     rebuilt, _ = ensure_image(engine, plan, progress=progress)
     if rebuilt != image['id']:
         recorded = image.get('layers') or []

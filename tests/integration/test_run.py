@@ -165,21 +165,29 @@ def test_deleted_image_is_rebuilt_to_the_same_id(engine, home):
     assert built and again == first
 
 
-def test_ctrl_c_stops_the_container_and_records_interrupted(probe_project, tmp_path, engine):
-    import signal
+def start_sleeper(project, home, **popen):
+    """Start `repro run` of a launcher that sleeps; return (process, run id)
+    once the launcher is running inside its container."""
     import time
-    home = tmp_path / 'store'
-    (probe_project / 'sleeper.py').write_text(
-        'import time\nprint("started", flush=True)\ntime.sleep(120)\n')
-    proc = subprocess.Popen([sys.executable, '-m', 'repro', 'run', 'sleeper.py'],
-                            cwd=probe_project, env=dict(os.environ, REPRO_HOME=str(home)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    (project / 'sleeper.py').write_text(
+        'import time\nprint("started", flush=True)\ntime.sleep(300)\n')
+    proc = subprocess.Popen([sys.executable, '-m', 'repro', 'run', 'sleeper.py'], cwd=project,
+                            env=dict(os.environ, REPRO_HOME=str(home)), **popen)
     deadline = time.time() + 300
     while time.time() < deadline:
         logs = list(home.glob('runs/*/logs/stdout.log'))
         if logs and 'started' in logs[0].read_text():
-            break
+            return proc, logs[0].parent.parent.name
         time.sleep(0.5)
+    proc.kill()
+    raise AssertionError('the sleeper never started')
+
+
+def test_ctrl_c_stops_the_container_and_records_interrupted(probe_project, tmp_path, engine):
+    import signal
+    home = tmp_path / 'store'
+    proc, _ = start_sleeper(probe_project, home, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
@@ -270,19 +278,9 @@ def test_sigkill_of_repro_leaves_no_container_and_no_running_manifest(probe_proj
 
     import docker
     home = tmp_path / 'store'
-    (probe_project / 'sleeper.py').write_text(
-        'import time\nprint("started", flush=True)\ntime.sleep(300)\n')
     try:
-        proc = subprocess.Popen([sys.executable, '-m', 'repro', 'run', 'sleeper.py'],
-                                cwd=probe_project, env=dict(os.environ, REPRO_HOME=str(home)),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            logs = list(home.glob('runs/*/logs/stdout.log'))
-            if logs and 'started' in logs[0].read_text():
-                break
-            time.sleep(0.5)
-        run_id = logs[0].parent.parent.name
+        proc, run_id = start_sleeper(probe_project, home, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         client = docker.from_env()
