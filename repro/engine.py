@@ -3,7 +3,7 @@
 Core code talks to :class:`DockerEngine` only; tests of the core can pass a
 fake with the same methods.
 """
-from repro.errors import EngineError
+from repro.errors import EngineError, EngineLostError
 
 START_HINT = ('start the Docker Engine, e.g. `dockerd --iptables=false '
               '--ip6tables=false &` as root, or `sudo systemctl start docker`')
@@ -114,6 +114,7 @@ class DockerEngine:
             container = self._client.containers.run(image, command, **kwargs)
         except docker.errors.APIError as exc:
             raise EngineError(f'cannot start the container: {exc.explanation or exc}') from None
+        import requests
         try:
             if on_start:
                 on_start(container.id)
@@ -125,11 +126,24 @@ class DockerEngine:
         except KeyboardInterrupt:
             container.stop(timeout=10)
             raise
+        except (requests.exceptions.RequestException, docker.errors.APIError) as exc:
+            if self._reachable():
+                raise EngineError(f'the Docker Engine failed while the container ran: '
+                                  f'{getattr(exc, "explanation", None) or exc}') from None
+            raise EngineLostError('lost the Docker Engine while the container ran (was '
+                                  'dockerd stopped?)', 'start it again (scripts/docker-up) '
+                                  'and re-run') from None
         finally:
             try:
                 container.remove(force=True)
-            except docker.errors.APIError:
+            except (docker.errors.APIError, requests.exceptions.RequestException):
                 pass
+
+    def _reachable(self):
+        try:
+            return bool(self._client.ping())
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            return False
 
     def stop_container(self, container_id):
         """Stop and remove a container if it still exists; True if it did."""

@@ -59,6 +59,10 @@ class EngineError(ReproError):
     """The container engine is unreachable or refused an operation."""
 
 
+class EngineLostError(EngineError):
+    """The engine went away while a container ran (dockerd stopped or crashed)."""
+
+
 class BaseImageError(ReproError):
     """The base image cannot be made or is missing."""
 

@@ -11,7 +11,9 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import subprocess
 import tempfile
+import threading
 import urllib.parse
 
 from repro.errors import SourceError
@@ -102,6 +104,66 @@ def _index_entries(repo, env):
     return files
 
 
+def _blobs(root, missing):
+    """Yield (oid, bytes) for ``missing`` {oid: path}, checked against the id.
+
+    Regular files are read from the working tree (page-cached, no inflate)
+    and kept only if their git blob id matches; anything else (links, files
+    changed since ``git add``, clean/smudge filters) comes from git's
+    object database.
+    """
+    from_git = []
+    for oid, path in missing.items():
+        full = os.path.join(root, path)
+        data = None
+        if not os.path.islink(full):
+            try:
+                with open(full, 'rb') as f:
+                    data = f.read()
+            except OSError:
+                pass
+        if data is not None and blob_id(data) == oid:
+            yield oid, data
+        else:
+            from_git.append(oid)
+    if from_git:
+        yield from _read_blobs(root, from_git)
+
+
+def _read_blobs(root, oids):
+    """Yield (oid, bytes) for ``oids`` from one ``git cat-file --batch``.
+
+    One process for all blobs: GitPython's per-object round trips cost
+    more than git's own decompression on a 10,000-file tree.
+    """
+    proc = subprocess.Popen(['git', 'cat-file', '--batch'], cwd=root,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+
+    def feed():
+        try:
+            proc.stdin.write(''.join(f'{oid}\n' for oid in oids).encode())
+            proc.stdin.close()
+        except OSError:  # git exited early; the reader reports it
+            pass
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        for oid in oids:
+            header = proc.stdout.readline().split()
+            if len(header) != 3 or header[0].decode() != oid:
+                raise SourceError(f'git could not read blob {oid} of the snapshot')
+            size = int(header[2])
+            data = proc.stdout.read(size)
+            proc.stdout.read(1)  # the newline after each object
+            yield oid, data
+    finally:
+        proc.stdout.close()
+        proc.kill()
+        proc.wait()
+        feeder.join()
+
+
 def snapshot_source(path, store):
     """Snapshot the repository containing ``path`` into ``store``."""
     repo = open_repo(path)
@@ -116,10 +178,9 @@ def snapshot_source(path, store):
         repo.git.add('-A', '--', '.', env=env)
         tree = repo.git.write_tree(env=env)
         files = _index_entries(repo, env)
-    new_bytes = 0
-    for _path, mode, oid in files:
-        if mode != '160000' and not store.has_object(oid):  # submodules: not stored
-            new_bytes += store.put_object(oid, repo.odb.stream(bytes.fromhex(oid)).read())
+    missing = {oid: path for path, mode, oid in files  # submodules: not stored
+               if mode != '160000' and not store.has_object(oid)}
+    new_bytes = store.put_pack(_blobs(root, missing)) if missing else 0
     store.put_tree(tree, files)
     diff = repo.git.diff('--binary', '--no-color', '--no-ext-diff', head_tree, tree,
                          stdout_as_string=False)

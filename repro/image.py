@@ -20,6 +20,7 @@ import tempfile
 
 from repro import dockerfile as df
 from repro import oci
+from repro._fs import atomic_writer
 from repro.errors import BaseImageError, BuildError
 from repro.wheels import Wheelhouse, default_cache, link_wheelhouse
 
@@ -151,6 +152,7 @@ def _venv_layer(engine, plan, cache, tmp, progress):
     script = (f'set -e; {py} -m venv {VENV}; '
               f'{VENV}/bin/pip install --no-index --find-links /tmp/wheels --require-hashes '
               f'--no-deps --disable-pip-version-check -r /tmp/requirements.lock')
+    from repro.reaper import spawn as spawn_reaper
     progress(f'installing {len(wheels)} wheels into {VENV} (network off) ...')
     tail = []
 
@@ -173,7 +175,7 @@ def _venv_layer(engine, plan, cache, tmp, progress):
              'HOME': '/tmp'},
         mounts=[(house, '/tmp/wheels', 'ro'), (lock_path, '/tmp/requirements.lock', 'ro'),
                 (venv_dir, VENV, 'rw')],
-        on_output=collect)
+        on_output=collect, on_start=lambda cid: spawn_reaper(os.getpid(), cid))
     if code != 0:
         last = next((ln for ln in reversed(tail) if ln.strip()), 'no output')
         raise BuildError(f'image build failed in step "pip install -r {plan.lock_name}": {last}')
@@ -182,7 +184,7 @@ def _venv_layer(engine, plan, cache, tmp, progress):
     with open(partial, 'wb') as f:
         diff_id = oci.layer_tar(os.path.join(tmp, 'venv-root'), f)
     os.replace(partial, layer)
-    with open(diff_file, 'w') as f:
+    with atomic_writer(diff_file, 'w', fsync=False) as f:  # never a half-written id
         f.write(diff_id + '\n')
     return layer, diff_id
 
@@ -204,8 +206,23 @@ def _repro_layer(plan, tmp):
     return layer, diff_id
 
 
+def _sweep_dead_builds(cache):
+    """Remove work directories of builds whose process was killed outright.
+
+    A SIGKILLed build cannot clean up its directory (which may hold a
+    gigabyte of venv); its name carries its pid, so a later build can.
+    """
+    from repro.reaper import alive
+    for name in os.listdir(cache):
+        parts = name.split('-')
+        if name.startswith('repro-build-') and len(parts) > 3 and parts[2].isdigit() \
+                and not alive(int(parts[2])):
+            shutil.rmtree(os.path.join(cache, name), ignore_errors=True)
+
+
 def _build(engine, plan, cache, progress):
-    with tempfile.TemporaryDirectory(prefix='repro-build-', dir=cache) as tmp:
+    _sweep_dead_builds(cache)
+    with tempfile.TemporaryDirectory(prefix=f'repro-build-{os.getpid()}-', dir=cache) as tmp:
         progress(f'building image {plan.tag} (key {plan.key[:16]})')
         base_layers, base_diffs, base_config = _base_layers(engine, plan, cache)
         venv_layer, venv_diff = _venv_layer(engine, plan, cache, tmp, progress)

@@ -1,10 +1,11 @@
-"""Cleans up after a ``repro run`` that was killed outright (SIGKILL, OOM).
+"""Cleans up after a repro process that was killed outright (SIGKILL, OOM).
 
-``repro run`` starts this as a detached process (its own session, no
-terminal) once the container runs. It waits for the repro process to end.
-If the container is still there, repro did not get to clean up: the reaper
-stops and removes the container and records the run as ``interrupted``,
-so no orphaned container keeps running and no manifest stays ``running``.
+repro starts this as a detached process (its own session, no terminal) once
+a container runs: a run's container, or an image build's. It waits for the
+repro process to end. If the container is still there, repro did not get to
+clean up: the reaper stops and removes the container and, for a run,
+records it as ``interrupted``, so no orphaned container keeps running and
+no manifest stays ``running``.
 """
 import datetime
 import os
@@ -13,7 +14,7 @@ import sys
 import time
 
 
-def _alive(pid):
+def alive(pid):
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -23,8 +24,9 @@ def _alive(pid):
     return True
 
 
-def spawn(pid, container_id, store_root, run_id):
-    """Start the reaper for one run, detached from the caller's terminal."""
+def spawn(pid, container_id, store_root='', run_id=''):
+    """Start the reaper for one container (of a run, if ``run_id``), detached
+    from the caller's terminal."""
     subprocess.Popen([sys.executable, '-m', 'repro.reaper', str(pid), container_id,
                       store_root, run_id], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -32,11 +34,13 @@ def spawn(pid, container_id, store_root, run_id):
 
 
 def reap(pid, container_id, store_root, run_id, poll=0.5):
-    while _alive(pid):
+    while alive(pid):
         time.sleep(poll)
     from repro.engine import DockerEngine
     if not DockerEngine.connect().stop_container(container_id):
         return False  # repro finished normally and removed it
+    if not run_id:
+        return True
     from repro.manifest import artifacts
     from repro.store import RunStore
     store = RunStore(store_root)

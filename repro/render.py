@@ -17,11 +17,12 @@ def _section(manifest, key):
     return value if isinstance(value, dict) else {}
 
 
-def run_summary(manifest):
-    """The fields ``repro ls`` shows for one run."""
+def run_summary(manifest, status=None):
+    """The fields ``repro ls`` shows for one run; ``status`` overrides the
+    recorded one (``stale`` for a run whose repro process is gone)."""
     return {
         'run_id': manifest.get('run_id'),
-        'status': manifest.get('status'),
+        'status': status or manifest.get('status'),
         'seed': manifest.get('seed'),
         'launcher': manifest.get('launcher'),
         'start_time': manifest.get('start_time'),
@@ -45,12 +46,12 @@ def runs_table(summaries):
     return '\n'.join(line.format(*r).rstrip() for r in [headers, *rows])
 
 
-def manifest_summary(manifest):
+def manifest_summary(manifest, status=None):
     """A short human-readable description of one run."""
     git = _section(manifest, 'git')
     image = _section(manifest, 'image')
     lines = [
-        f"run       {manifest.get('run_id')}  ({manifest.get('status')})",
+        f"run       {manifest.get('run_id')}  ({status or manifest.get('status')})",
         f"launcher  {manifest.get('launcher')}  seed={manifest.get('seed')}  "
         f"args={' '.join(manifest.get('args') or []) or '-'}",
         f"git       {git.get('commit') or '-'}{' (dirty)' if git.get('dirty') else ''}"

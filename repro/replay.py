@@ -129,7 +129,12 @@ def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None):
     from repro.run import execute, export_files
     run_id = store.resolve(run_ref)
     manifest = store.read_manifest(run_id)
-    if manifest.get('status') == 'running':
+    from repro.liveness import status_of
+    status = status_of(manifest)
+    if status == 'stale':
+        raise ReplayError(f'run {run_id} never finished: its repro process is gone (stale)',
+                          'replay a finished run')
+    if status == 'running':
         raise ReplayError(f'run {run_id} is still running or never finished',
                           'wait for it, or replay a finished run')
     files, lock, dockerfile = check_inputs(store, manifest)
@@ -143,7 +148,8 @@ def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None):
         engine, store, launcher_rel=manifest['launcher'], seed=manifest['seed'],
         args=manifest['args'], gpus=manifest.get('gpus'), network=manifest.get('network'),
         src=src, image_id=image_id, image_record=image_record, git_record=manifest['git'],
-        diff=diff, lock=manifest['lock'], replay_of=run_id, output=output)
+        diff=diff, lock=manifest['lock'], replay_of=run_id, output=output,
+        progress=progress)
     new = store.read_manifest(new_id)
     divergence, report = compare_outputs(
         store.run_dir(run_id), manifest['artifacts'], store.run_dir(new_id), new['artifacts'],

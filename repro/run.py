@@ -85,6 +85,10 @@ class _Tee:
         self._stream.write(chunk)
         self._stream.flush()
 
+    def log_only(self, chunk):
+        self._file.write(chunk)
+        self._file.flush()
+
     def close(self):
         self._file.close()
 
@@ -126,14 +130,16 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
                    image_id=image_id, image_record=plan.record(image_id),
                    git_record=snapshot.git_record(), diff=snapshot.diff,
                    lock={'path': LOCK_NAME, 'sha256': hashlib.sha256(lock_bytes).hexdigest()},
-                   output=output)
+                   output=output, progress=progress)
 
 
 def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, image_id,
-            image_record, git_record, diff, lock, replay_of=None, output=None):
+            image_record, git_record, diff, lock, replay_of=None, output=None,
+            progress=print):
     """Run the container for a new run and record it; (run id, status, code)."""
-    from repro.errors import EngineError
+    from repro.errors import EngineError, EngineLostError
     from repro.hostinfo import host_record
+    from repro.liveness import runner_record
     from repro.reaper import spawn as spawn_reaper
     host = host_record(engine.version())  # before the run dir: it can take seconds
     layers = engine.image_layers(image_id)
@@ -153,7 +159,7 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
         'env': allowed_env(env), 'network': bool(network), 'gpus': gpus,
         'git': git_record, 'lock': lock,
         'image': {**image_record, 'layers': layers},
-        'determinism': {}, 'host': host,
+        'determinism': {}, 'host': host, 'runner': runner_record(),
         'repro_version': repro.__version__, 'artifacts': [],
     }
     store.write_manifest(run_id, manifest)
@@ -176,10 +182,12 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
         status = 'succeeded' if code == 0 else 'failed'
     except KeyboardInterrupt:
         status, code = 'interrupted', 130
-    except EngineError as exc:  # e.g. --gpus on a host without GPUs
-        status, code = 'failed', 125
+    except EngineError as exc:  # e.g. --gpus on a host without GPUs, or dockerd stopped
+        # A run cut short by a lost engine did not fail on its own: interrupted.
+        status, code = ('interrupted' if isinstance(exc, EngineLostError) else 'failed'), 125
         manifest['error'] = exc.message
-        tee(f'repro: error: {exc}\n'.encode())
+        tee.log_only(f'repro: error: {exc}\n'.encode())
+        progress(f'repro: error: {exc}')
     finally:
         tee.close()
         unreadable = []

@@ -6,14 +6,16 @@ import typer
 
 def ls(as_json: bool = typer.Option(False, '--json', help='print JSON, one object per run')):
     """List the runs in the store, oldest first."""
+    from repro.errors import ReproError
+    from repro.liveness import status_of
     from repro.project import open_store
     from repro.render import run_summary, runs_table
-    from repro.errors import ReproError
     store = open_store()
     summaries = []
     for run_id in store.run_ids():
         try:
-            summaries.append(run_summary(store.read_manifest(run_id)))
+            manifest = store.read_manifest(run_id)
+            summaries.append(run_summary(manifest, status_of(manifest)))
         except ReproError:  # one broken run must not hide the others
             summaries.append(run_summary({'run_id': run_id, 'status': 'unreadable'}))
     typer.echo(json.dumps(summaries, indent=2) if as_json else runs_table(summaries))
@@ -22,9 +24,11 @@ def ls(as_json: bool = typer.Option(False, '--json', help='print JSON, one objec
 def show(run: str = typer.Argument(..., help='run id or a unique prefix of one'),
          as_json: bool = typer.Option(False, '--json', help='print the manifest')):
     """Show one run; --json prints its manifest."""
+    from repro.liveness import status_of
     from repro.manifest import render
     from repro.project import open_store
     from repro.render import manifest_summary
     store = open_store()
     manifest = store.read_manifest(store.resolve(run))
-    typer.echo(render(manifest).rstrip() if as_json else manifest_summary(manifest))
+    typer.echo(render(manifest).rstrip() if as_json
+               else manifest_summary(manifest, status_of(manifest)))

@@ -73,3 +73,21 @@ def test_ls_survives_a_broken_run(project, capsys):
     assert main(['ls']) == 0
     out = capsys.readouterr().out
     assert 'broken' in out and 'unreadable' in out and project[0] in out
+
+
+def test_ls_show_and_replay_name_a_run_whose_repro_died_stale(project, capsys):
+    import sys
+
+    from repro.liveness import runner_record
+    store = RunStore.for_project(os.getcwd())
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    manifest = store.read_manifest(project[0])
+    manifest.update(status='running', runner=runner_record(child.pid))
+    child.wait()
+    store.write_manifest(project[0], manifest)
+    assert main(['ls', '--json']) == 0
+    assert json.loads(capsys.readouterr().out)[0]['status'] == 'stale'
+    assert main(['show', project[0]]) == 0
+    assert '(stale)' in capsys.readouterr().out
+    assert main(['replay', project[0]]) == 2
+    assert 'its repro process is gone (stale)' in capsys.readouterr().err

@@ -106,3 +106,30 @@ def test_pure_tree_id_matches_git(repo, tmp_path):
     assert tree_id(snap.files) == snap.tree
     for path, mode, oid in snap.files:
         assert blob_id(store.read_object(oid)) == oid
+
+
+def test_each_snapshot_adds_at_most_one_pack(repo, tmp_path):
+    store = RunStore(tmp_path / 'store')
+    snapshot_source(str(repo), store)
+    packs = sorted(os.listdir(store.packs_dir))
+    assert [p.rsplit('.', 1)[1] for p in packs] == ['idx', 'pack']
+    snapshot_source(str(repo), store)
+    assert sorted(os.listdir(store.packs_dir)) == packs  # unchanged: no new pack
+    (repo / 'train.py').write_text('print(4)\n')
+    snapshot_source(str(repo), store)
+    assert len(os.listdir(store.packs_dir)) == 4
+    fresh = RunStore(store.root)  # a new process sees every committed pack
+    from repro.gitsource import blob_id
+    assert fresh.read_object(blob_id(b'print(4)\n')) == b'print(4)\n'
+
+
+def test_blobs_that_differ_on_disk_come_from_git(repo, tmp_path):
+    """A clean filter makes the worktree differ from the blob: git's bytes win."""
+    (repo / '.gitattributes').write_text('*.txt filter=upper\n')
+    git(repo, 'config', 'filter.upper.clean', 'tr a-z A-Z')
+    (repo / 'note.txt').write_text('hello\n')
+    store = RunStore(tmp_path / 'store')
+    snap = snapshot_source(str(repo), store)
+    from repro.gitsource import blob_id
+    oid = next(o for p, _m, o in snap.files if p == 'note.txt')
+    assert store.read_object(oid) == b'HELLO\n' and blob_id(b'HELLO\n') == oid

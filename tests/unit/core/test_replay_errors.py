@@ -51,9 +51,13 @@ def test_tampered_source_file_is_named(recorded):
     store, _, manifest = recorded
     files = store.get_tree(manifest['git']['tree'])
     path, _, oid = next(f for f in files if f[0] == 'train.py')
-    with open(store.object_path(oid), 'wb') as f:
-        f.write(b'print("changed")\n')
-    with pytest.raises(ReplayError, match='source file train.py'):
+    pack, offset, size = store.object_location(oid)
+    with open(pack, 'r+b') as f:  # same length, one byte different
+        f.seek(offset)
+        first = f.read(1)
+        f.seek(offset)
+        f.write(bytes([first[0] ^ 1]))
+    with pytest.raises(ReplayError, match='source file train.py in the store does not match'):
         check_inputs(store, manifest)
 
 

@@ -7,6 +7,27 @@ import pytest
 from repro.errors import AmbiguousRunError, RunNotFoundError, StoreError
 from repro.store import RunStore, check_run_ref, make_run_id
 
+def disk_full(monkeypatch):
+    """Every write through repro's atomic writer fails with ENOSPC."""
+    import repro._fs as fs
+    real_fdopen = fs.os.fdopen
+
+    class Full:
+        def __init__(self, f):
+            self._f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+        def write(self, data):
+            raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(fs.os, 'fdopen', lambda fd, mode: Full(real_fdopen(fd, mode)))
+
+
 NOW = datetime.datetime(2026, 11, 24, 2, 10, 0, tzinfo=datetime.timezone.utc)
 
 
@@ -81,25 +102,30 @@ def test_manifest_round_trip_and_bad_manifests(tmp_path):
 
 def test_disk_full_while_storing_is_a_clear_error_with_nothing_half_written(tmp_path,
                                                                             monkeypatch):
-    import repro._fs as fs
     store = RunStore(tmp_path)
-    real_fdopen = fs.os.fdopen
-
-    class Full:
-        def __init__(self, f):
-            self._f = f
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self._f.close()
-
-        def write(self, data):
-            raise OSError(28, 'No space left on device')
-
-    monkeypatch.setattr(fs.os, 'fdopen', lambda fd, mode: Full(real_fdopen(fd, mode)))
+    disk_full(monkeypatch)
     with pytest.raises(StoreError, match='No space left on device'):
         store.put_object('b' * 40, b'data')
     leftovers = [p for p in (tmp_path / 'objects').rglob('*') if p.is_file()]
     assert leftovers == []
+
+
+def test_packs_store_each_blob_once_and_a_failed_pack_never_counts(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    assert store.put_pack([('a' * 40, b'one'), ('b' * 40, b'two'), ('a' * 40, b'one')]) == 6
+    assert store.put_pack([('a' * 40, b'one')]) == 0
+    assert store.read_object('b' * 40) == b'two'
+    disk_full(monkeypatch)
+    with pytest.raises(StoreError, match='No space left on device'):
+        store.put_pack([('c' * 40, b'three')])
+    monkeypatch.undo()
+    assert len(os.listdir(store.packs_dir)) == 2  # only the first pack and its index
+    assert not RunStore(tmp_path).has_object('c' * 40)
+
+
+def test_a_pack_without_its_index_does_not_count(tmp_path):
+    store = RunStore(tmp_path)
+    store.put_pack([('a' * 40, b'one')])
+    idx = next(n for n in os.listdir(store.packs_dir) if n.endswith('.idx'))
+    os.unlink(os.path.join(store.packs_dir, idx))  # e.g. killed between the two renames
+    assert not RunStore(tmp_path).has_object('a' * 40)
