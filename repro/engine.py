@@ -115,6 +115,9 @@ class DockerEngine:
         except docker.errors.APIError as exc:
             raise EngineError(f'cannot start the container: {exc.explanation or exc}') from None
         import requests
+        import urllib3
+        cut = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+               urllib3.exceptions.ProtocolError)
         try:
             if on_start:
                 on_start(container.id)
@@ -126,24 +129,19 @@ class DockerEngine:
         except KeyboardInterrupt:
             container.stop(timeout=10)
             raise
-        except (requests.exceptions.RequestException, docker.errors.APIError) as exc:
-            if self._reachable():
-                raise EngineError(f'the Docker Engine failed while the container ran: '
-                                  f'{getattr(exc, "explanation", None) or exc}') from None
+        except cut:
+            # The socket went away or the connection was cut: dockerd stopped.
             raise EngineLostError('lost the Docker Engine while the container ran (was '
                                   'dockerd stopped?)', 'start it again (scripts/docker-up) '
                                   'and re-run') from None
+        except (requests.exceptions.RequestException, docker.errors.APIError) as exc:
+            raise EngineError('the Docker Engine failed while the container ran: '
+                              f'{getattr(exc, "explanation", None) or exc}') from None
         finally:
             try:
                 container.remove(force=True)
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 pass
-
-    def _reachable(self):
-        try:
-            return bool(self._client.ping())
-        except Exception:  # noqa: BLE001 - any failure means "not reachable"
-            return False
 
     def stop_container(self, container_id):
         """Stop and remove a container if it still exists; True if it did."""

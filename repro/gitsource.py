@@ -166,7 +166,17 @@ def _read_blobs(root, oids):
 
 def snapshot_source(path, store):
     """Snapshot the repository containing ``path`` into ``store``."""
+    import git
     repo = open_repo(path)
+    try:
+        return _snapshot(repo, store)
+    except git.GitCommandError as exc:
+        last = next((ln for ln in reversed(str(exc.stderr).strip(" '\n").splitlines())
+                     if ln.strip()), f'exit code {exc.status}')
+        raise SourceError(f'git failed while snapshotting the source: {last.strip()}') from None
+
+
+def _snapshot(repo, store):
     root = repo.working_tree_dir
     commit, head_tree = _head(repo)
     with tempfile.TemporaryDirectory(prefix='repro-index-') as tmp:

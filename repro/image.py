@@ -25,6 +25,7 @@ from repro.errors import BaseImageError, BuildError
 from repro.wheels import Wheelhouse, default_cache, link_wheelhouse
 
 LABEL_KEY = 'org.repro.key'
+LABEL_BUILD = 'org.repro.build-key'  # on the container that installs the venv
 VENV = '/opt/venv'
 
 
@@ -175,7 +176,8 @@ def _venv_layer(engine, plan, cache, tmp, progress):
              'HOME': '/tmp'},
         mounts=[(house, '/tmp/wheels', 'ro'), (lock_path, '/tmp/requirements.lock', 'ro'),
                 (venv_dir, VENV, 'rw')],
-        on_output=collect, on_start=lambda cid: spawn_reaper(os.getpid(), cid))
+        on_output=collect, labels={LABEL_BUILD: plan.key},
+        on_start=lambda cid: spawn_reaper(os.getpid(), cid))
     if code != 0:
         last = next((ln for ln in reversed(tail) if ln.strip()), 'no output')
         raise BuildError(f'image build failed in step "pip install -r {plan.lock_name}": {last}')

@@ -60,6 +60,11 @@ def sha256_file(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
+def _is_manifest_temp(rel):
+    """The atomic writer's temporary manifest, left behind by a SIGKILL."""
+    return rel.startswith('.manifest.json.') and rel.endswith('.tmp')
+
+
 def artifacts(root, exclude=('manifest.json',), unreadable=None):
     """Every regular file under ``root``: relative path, size and sha256, sorted.
 
@@ -76,7 +81,7 @@ def artifacts(root, exclude=('manifest.json',), unreadable=None):
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, root)
-            if os.path.normpath(rel) in excluded:
+            if os.path.normpath(rel) in excluded or _is_manifest_temp(rel):
                 continue
             try:
                 st = os.lstat(path)

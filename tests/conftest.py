@@ -48,3 +48,32 @@ def only_dir(parent):
     return dirs[0]
 
 
+
+
+# -- Docker-backed tests (integration/, reliability/): skip without an engine ---
+@pytest.fixture(scope='session')
+def engine():
+    from repro.engine import DockerEngine
+    from repro.errors import EngineError
+    try:
+        return DockerEngine.connect()
+    except EngineError as exc:
+        pytest.skip(f'no Docker Engine: {exc}')
+
+
+@pytest.fixture(scope='session')
+def base_image(engine):
+    """The image `repro base` made (.ci/run makes it before the tests)."""
+    from repro.base import TAG
+    image_id = engine.image_id(TAG)
+    if image_id is None:
+        pytest.skip(f'base image {TAG} missing: run `repro base` first')
+    return TAG, image_id
+
+
+@pytest.fixture(scope='module')
+def probe_project(tmp_path_factory, base_image):
+    """A repository holding only a probe script and its lock (no pyproject.toml)."""
+    from tests.support import PROBE, git_project, lock_files
+    return git_project(tmp_path_factory.mktemp('probe') / 'p',
+                       {**lock_files(), 'probe.py': PROBE})

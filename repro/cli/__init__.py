@@ -51,24 +51,48 @@ def _register():
 _register()
 
 
+def _watch_sigint():
+    """Remember a Ctrl-C, then raise KeyboardInterrupt as Python would.
+
+    Ctrl-C also reaches child processes (git, pip): one of them may fail
+    first and surface as some other error. Knowing a SIGINT arrived lets
+    :func:`main` report what happened, an interruption.
+    """
+    import signal
+    seen = []
+
+    def handler(signum, frame):
+        seen.append(signum)
+        signal.default_int_handler(signum, frame)
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (e.g. called from a test thread)
+        pass
+    return seen
+
+
 def main(argv=None):
-    """Console entry point: run the app, map ReproError to its exit code."""
+    """Console entry point: run the app, map errors to one line and an exit code."""
     from repro.errors import ReproError
+    sigints = _watch_sigint()
     try:
         result = app(args=argv, standalone_mode=False)
-    except ReproError as exc:
-        typer.echo(f'repro: error: {exc}', err=True)
-        return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         typer.echo('repro: interrupted', err=True)
         return 130
-    except OSError as exc:  # disk full, permissions: one line, no traceback
-        where = f': {exc.filename}' if exc.filename else ''
-        typer.echo(f'repro: error: {exc.strerror or exc}{where}', err=True)
-        return 1
     except SystemExit as exc:
         return exc.code
     except Exception as exc:
+        if sigints:  # a child killed by the same Ctrl-C failed first
+            typer.echo('repro: interrupted', err=True)
+            return 130
+        if isinstance(exc, ReproError):
+            typer.echo(f'repro: error: {exc}', err=True)
+            return exc.exit_code
+        if isinstance(exc, OSError):  # disk full, permissions: one line, no traceback
+            where = f': {exc.filename}' if exc.filename else ''
+            typer.echo(f'repro: error: {exc.strerror or exc}{where}', err=True)
+            return 1
         # Usage errors from click (vendored inside newer typer releases).
         if hasattr(exc, 'format_message') and isinstance(getattr(exc, 'exit_code', None), int):
             ctx = getattr(exc, 'ctx', None)
@@ -77,8 +101,12 @@ def main(argv=None):
             typer.echo(f'repro: error: {message} (see {where})', err=True)
             return exc.exit_code
         raise
-    # A command that raised typer.Exit(code) returns that code here.
-    return result if isinstance(result, int) else 0
+    # A command that raised typer.Exit(code) returns that code here; typer
+    # also turns a KeyboardInterrupt into Exit(130), silently.
+    code = result if isinstance(result, int) else 0
+    if code == 130:
+        typer.echo('repro: interrupted', err=True)
+    return code
 
 
 if __name__ == '__main__':

@@ -3,7 +3,6 @@
 Classes defined in a script's ``__main__`` are pickled by value, which is a
 different path from importing the example as a module.
 """
-import pathlib
 import subprocess
 import sys
 

@@ -1,14 +1,10 @@
 """`repro replay` in real containers: REPRODUCED, DIVERGED, rebuilt images."""
-import json
-import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.integration.test_run import manifest, repro, run_id_of
+from tests.support import ROOT, manifest, repro, run_id_of
 
 pytestmark = pytest.mark.docker
 

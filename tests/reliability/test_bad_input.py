@@ -93,4 +93,55 @@ def test_bad_input(project, args, message):
 
 
 def test_there_are_at_least_twenty_cases():
-    assert len(CASES) >= 20
+    assert len(CASES) + len(FILE_CASES) >= 20
+
+
+FILE_CASES = [
+    ('requirements.lock', None, ['run', 'train.py'], 'requirements.lock is missing'),
+    ('requirements.lock', 'garbage\n', ['run', 'train.py'], 'requirements.lock is stale'),
+    ('requirements.lock', 'TRUNCATE', ['run', 'train.py'], 'lacks numpy'),
+    ('pyproject.toml', '[tool.repro]\npython = 3\n', ['run', 'train.py'],
+     'python must look like "3.11"'),
+    ('pyproject.toml', '[tool.repro]\nenv = "x"\n', ['build', '--dry-run'], 'env must map'),
+    ('pyproject.toml', '[tool.repro\n', ['build', '--dry-run'], 'not valid TOML'),
+    ('requirements.lock', b'\xff\xfe\x00bad', ['run', 'train.py'], 'requirements.lock'),
+]
+
+
+@pytest.mark.parametrize('name, content, args, message', FILE_CASES,
+                         ids=[f'{c[0]}-{i}' for i, c in enumerate(FILE_CASES)])
+def test_bad_project_files(tmp_path, name, content, args, message):
+    """Missing, corrupt and wrongly typed project files, each in a fresh copy."""
+    root = tmp_path / 'proj'
+    root.mkdir()
+    subprocess.run(['git', 'init', '-q', str(root)], check=True)
+    (root / 'train.py').write_text('print(1)\n')
+    for lock_name in ('requirements.in', 'requirements.lock'):
+        shutil.copy(ROOT / lock_name, root)
+    path = root / name
+    if content is None:
+        path.unlink()
+    elif content == 'TRUNCATE':
+        path.write_bytes(path.read_bytes()[:300])
+    else:
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = snapshot_files(root)
+    env = {**os.environ, 'DOCKER_HOST': f'unix://{root}/no-docker.sock'}
+    env.pop('REPRO_HOME', None)
+    result = subprocess.run([sys.executable, '-m', 'repro', *args], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'Traceback' not in result.stderr, result.stderr
+    assert message in lines[0], lines[0]
+    assert snapshot_files(root) == before and not (root / '.repro').exists()
+
+
+def test_unwritable_store_for_readers(tmp_path):
+    (tmp_path / 'a-file').write_text('')
+    env = {**os.environ, 'REPRO_HOME': str(tmp_path / 'a-file' / 'store')}
+    result = subprocess.run([sys.executable, '-m', 'repro', 'ls'], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f'repro: error: Not a directory: {tmp_path}/a-file/store/runs']
