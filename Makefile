@@ -34,8 +34,7 @@ example-local: setup
 	$(PY) examples/cartpole_vpg.py --seed 0
 
 bench: docker
-	$(PY) bench/library.py --write docs/BENCHMARKS-library.md
-	$(PY) bench/run.py --write docs/BENCHMARKS-run.md
+	$(PY) bench/all.py --write docs/BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) data .pytest_cache *.egg-info

@@ -3,6 +3,8 @@
 Core code talks to :class:`DockerEngine` only; tests of the core can pass a
 fake with the same methods.
 """
+import os
+
 from repro.errors import EngineError, EngineLostError
 
 START_HINT = ('start the Docker Engine, e.g. `dockerd --iptables=false '
@@ -46,20 +48,43 @@ class DockerEngine:
     def load_image(self, config, layer_paths, tag):
         """Load an image made of ``config`` (bytes) and layer tars; returns its ID.
 
-        The ID must be the config's digest (the point of building images
-        this way); anything else is an EngineError.
+        The archive is streamed to the engine as it is written (no temporary
+        copy of a gigabyte of layers). The ID must be the config's digest
+        (the point of building images this way); anything else is an
+        EngineError.
         """
-        import tempfile
+        import threading
 
         from repro import oci
-        with tempfile.TemporaryFile() as archive:
-            oci.docker_archive(config, layer_paths, tag, archive)
-            archive.seek(0)
-            loaded = self._load_stream(archive)
+        read_fd, write_fd = os.pipe()
+        failed = []
+
+        def write():
+            try:
+                with open(write_fd, 'wb') as out:
+                    oci.docker_archive(config, layer_paths, tag, out)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failed.append(exc)
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        with open(read_fd, 'rb') as archive:  # closing it unblocks a stuck writer
+            loaded = self._load_stream(iter(lambda: archive.read(1 << 20), b''))
+        writer.join()
+        if failed and not isinstance(failed[0], BrokenPipeError):
+            raise EngineError(f'cannot write the image archive: {failed[0]}')
         expected = oci.image_id(config)
         if expected not in loaded:
             raise EngineError(f'docker loaded {loaded}, expected {expected}')
         return expected
+
+    def layer_chains(self, label):
+        """Diff-id prefixes of every image labelled ``label``: the layer
+        chains the engine holds (see :func:`repro.oci.docker_archive`)."""
+        chains = set()
+        for image in self._client.images.list(filters={'label': label}):
+            layers = image.attrs.get('RootFS', {}).get('Layers') or []
+            chains.update(tuple(layers[:i + 1]) for i in range(len(layers)))
+        return chains
 
     def _load_stream(self, stream):
         import docker

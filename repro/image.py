@@ -21,7 +21,7 @@ import tempfile
 from repro import dockerfile as df
 from repro import oci
 from repro._fs import atomic_writer
-from repro.errors import BaseImageError, BuildError
+from repro.errors import BaseImageError, BuildError, EngineError
 from repro.wheels import Wheelhouse, default_cache, link_wheelhouse
 
 LABEL_KEY = 'org.repro.key'
@@ -239,8 +239,24 @@ def _build(engine, plan, cache, progress):
             [*base_diffs, venv_diff, repro_diff], env=env, cmd=['python3'],
             workdir=workdir, labels=labels,
             history=history + [f'venv from {plan.lock_name}', 'repro package'])
-        progress('docker load ...')
-        return engine.load_image(config, [*base_layers, venv_layer, repro_layer], plan.tag)
+        # Layer chains the engine already holds are listed, not sent: the
+        # base's (the base image is there) and a venv it loaded before.
+        diffs, every = [*base_diffs, venv_diff, repro_diff], [*base_layers, venv_layer,
+                                                             repro_layer]
+        present = engine.layer_chains(LABEL_KEY) | {
+            tuple(base_diffs[:i + 1]) for i in range(len(base_diffs))}
+        paths = [None if tuple(diffs[:i + 1]) in present else path
+                 for i, path in enumerate(every)]
+        progress(f'docker load ({sum(p is not None for p in paths)} of {len(paths)} layers '
+                 'sent; the engine holds the rest) ...')
+        try:
+            return engine.load_image(config, paths, plan.tag)
+        except EngineError:
+            if paths == every:
+                raise
+            # An engine that wants every layer (or lost one meanwhile).
+            progress('docker load again, with every layer ...')
+            return engine.load_image(config, every, plan.tag)
 
 
 def remove_cached_layers(cache=None):

@@ -91,7 +91,12 @@ def image_id(config_bytes):
 
 
 def docker_archive(config_bytes, layer_paths, repo_tag, out):
-    """Write a ``docker load`` archive of one image to the file ``out``."""
+    """Write a ``docker load`` archive of one image to the file ``out``.
+
+    A layer path of None lists the layer without its tar: ``docker load``
+    reads a layer's file only if the engine lacks that layer chain, so
+    layers the engine holds (the base's, a cached venv's) need not travel.
+    """
     config_name = hashlib.sha256(config_bytes).hexdigest() + '.json'
     layers = [f'{i:03d}/layer.tar' for i in range(len(layer_paths))]
     manifest = json.dumps([{'Config': config_name, 'RepoTags': [repo_tag] if repo_tag else [],
@@ -102,6 +107,8 @@ def docker_archive(config_bytes, layer_paths, repo_tag, out):
             info.size, info.mtime = len(data), EPOCH
             tar.addfile(info, io.BytesIO(data))
         for name, path in zip(layers, layer_paths):
+            if path is None:
+                continue
             info = tar.gettarinfo(path, arcname=name)
             info.uid = info.gid = 0
             info.uname = info.gname = ''

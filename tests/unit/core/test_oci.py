@@ -78,3 +78,16 @@ def test_debian_mirror_from_apt_sources():
     assert debian_mirror([one_line]) == 'http://mirror.example/debian'
     assert debian_mirror(['# nothing\n', deb822]) == 'http://m2.example/debian'
     assert debian_mirror(['deb [arch=amd64] http://x.example/d trixie main\n']) is None
+
+
+def test_docker_archive_lists_but_leaves_out_layers_the_engine_holds(tmp_path):
+    layer = tmp_path / 'layer.tar'
+    layer.write_bytes(b'y' * 512)
+    cfg = oci.image_config(['sha256:' + '1' * 64, 'sha256:' + '2' * 64])
+    buf = io.BytesIO()
+    oci.docker_archive(cfg, [None, str(layer)], 'repro-run:test', buf)
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tar:
+        manifest = json.load(tar.extractfile('manifest.json'))
+        first, second = manifest[0]['Layers']
+        assert first not in tar.getnames()
+        assert tar.extractfile(second).read() == b'y' * 512

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Every benchmark in one run, written to docs/BENCHMARKS.md as one table.
+
+    python bench/all.py [--write docs/BENCHMARKS.md]   (make bench)
+
+Needs a Docker Engine and the base image (scripts/docker-up) and about
+ten minutes on a 2-core machine. Each figure is a ratio or a count measured
+side by side in this one run; the scripts it calls say how.
+"""
+import argparse
+import datetime
+import os
+import pathlib
+import platform
+import time
+
+import library
+import replay
+import run
+import source
+from common import table
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--write', help='write the table to this Markdown file')
+    args = parser.parse_args()
+    out = pathlib.Path(args.write).resolve() if args.write else None  # benches chdir
+    start = time.perf_counter()
+    rows = run.rows() + source.rows() + library.rows() + replay.rows()
+    minutes = (time.perf_counter() - start) / 60
+    text = table(rows)
+    print(text)
+    if out:
+        cores = os.cpu_count()
+        when = datetime.date.today().isoformat()
+        out.write_text(
+            '# Benchmarks\n\n'
+            f'Produced by `python bench/all.py --write {args.write}` (`make bench`) on '
+            f'{when}, on a {cores}-core {platform.machine()} machine with a local Docker '
+            f'Engine, in {minutes:.0f} minutes. How each figure is measured: the docstrings '
+            'of bench/run.py, bench/source.py, bench/library.py and bench/replay.py.\n\n'
+            + text + '\n')
+
+
+if __name__ == '__main__':
+    main()
