@@ -32,15 +32,19 @@ def main():
     text = table(rows)
     print(text)
     if out:
-        cores = os.cpu_count()
-        when = datetime.date.today().isoformat()
-        out.write_text(
-            '# Benchmarks\n\n'
-            f'Produced by `python bench/all.py --write {args.write}` (`make bench`) on '
-            f'{when}, on a {cores}-core {platform.machine()} machine with a local Docker '
-            f'Engine, in {minutes:.0f} minutes. How each figure is measured: the docstrings '
-            'of bench/run.py, bench/source.py, bench/library.py and bench/replay.py.\n\n'
-            + text + '\n')
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(document(text, minutes, args.write))
+
+
+def document(text, minutes, name):
+    """docs/BENCHMARKS.md: the table and how it was made."""
+    return ('# Benchmarks\n\n'
+            f'Produced by `python bench/all.py --write {name}` (`make bench`) on '
+            f'{datetime.date.today().isoformat()}, on a {os.cpu_count()}-core '
+            f'{platform.machine()} machine with a local Docker Engine, in {minutes:.0f} '
+            'minutes. How each figure is measured: the docstrings of bench/run.py, '
+            'bench/source.py, bench/library.py and bench/replay.py. Why a goal is not '
+            'met: README.md, section Benchmarks.\n\n' + text + '\n')
 
 
 if __name__ == '__main__':
