@@ -3,6 +3,7 @@
 Core code talks to :class:`DockerEngine` only; tests of the core can pass a
 fake with the same methods.
 """
+import contextlib
 import os
 
 from repro.errors import EngineError, EngineLostError
@@ -67,8 +68,14 @@ class DockerEngine:
                 failed.append(exc)
         writer = threading.Thread(target=write, daemon=True)
         writer.start()
-        with open(read_fd, 'rb') as archive:  # closing it unblocks a stuck writer
-            loaded = self._load_stream(iter(lambda: archive.read(1 << 20), b''))
+        try:
+            with open(read_fd, 'rb') as archive:  # closing it unblocks a stuck writer
+                loaded = self._load_stream(iter(lambda: archive.read(1 << 20), b''))
+        except EngineError:
+            writer.join()
+            if failed and not isinstance(failed[0], BrokenPipeError):
+                raise EngineError(f'cannot write the image archive: {failed[0]}') from None
+            raise
         writer.join()
         if failed and not isinstance(failed[0], BrokenPipeError):
             raise EngineError(f'cannot write the image archive: {failed[0]}')
@@ -88,10 +95,14 @@ class DockerEngine:
 
     def _load_stream(self, stream):
         import docker
+        import requests
         try:
             return [image.id for image in self._client.images.load(stream)]
         except docker.errors.APIError as exc:
             raise EngineError(f'docker load failed: {exc.explanation or exc}') from None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            # e.g. ImageLoadError: docker reports load errors inside a 200 stream
+            raise EngineError(f'docker load failed: {exc}') from None
 
     def find_image(self, label, value):
         """ID of an image labelled ``label=value``, or None (the reuse check)."""
@@ -152,7 +163,9 @@ class DockerEngine:
             status = container.wait()
             return status.get('StatusCode', 1), container
         except KeyboardInterrupt:
-            container.stop(timeout=10)
+            with contextlib.suppress(docker.errors.APIError,
+                                     requests.exceptions.RequestException):
+                container.stop(timeout=10)  # the engine may be gone too
             raise
         except cut:
             # The socket went away or the connection was cut: dockerd stopped.

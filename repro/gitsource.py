@@ -19,6 +19,7 @@ import urllib.parse
 from repro.errors import SourceError
 
 EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
+CAT_FILE = ['git', 'cat-file', '--batch']  # a test swaps in a failing one
 
 
 def strip_credentials(url):
@@ -136,7 +137,7 @@ def _read_blobs(root, oids):
     One process for all blobs: GitPython's per-object round trips cost
     more than git's own decompression on a 10,000-file tree.
     """
-    proc = subprocess.Popen(['git', 'cat-file', '--batch'], cwd=root,
+    proc = subprocess.Popen(CAT_FILE, cwd=root,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
 
@@ -156,6 +157,8 @@ def _read_blobs(root, oids):
             size = int(header[2])
             data = proc.stdout.read(size)
             proc.stdout.read(1)  # the newline after each object
+            if len(data) != size or blob_id(data) != oid:
+                raise SourceError(f'git returned a damaged or short blob {oid}')
             yield oid, data
     finally:
         proc.stdout.close()
@@ -171,9 +174,20 @@ def snapshot_source(path, store):
     try:
         return _snapshot(repo, store)
     except git.GitCommandError as exc:
-        last = next((ln for ln in reversed(str(exc.stderr).strip(" '\n").splitlines())
-                     if ln.strip()), f'exit code {exc.status}')
-        raise SourceError(f'git failed while snapshotting the source: {last.strip()}') from None
+        raise SourceError('git failed while snapshotting the source: '
+                          + git_error_line(exc.stderr, exc.status)) from None
+    except OSError as exc:  # e.g. git not on PATH, or unreadable files
+        raise SourceError(f'cannot snapshot the source: {exc.strerror or exc}') from None
+
+
+def git_error_line(stderr, status):
+    """The telling line of git's stderr as GitPython reports it (pure)."""
+    text = str(stderr or '').strip()
+    if text.startswith("stderr: '"):
+        text = text[len("stderr: '"):].rstrip("'")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return next((ln for ln in lines if ln.startswith(('fatal:', 'error:'))),
+                lines[-1] if lines else f'exit code {status}')
 
 
 def _snapshot(repo, store):
@@ -237,6 +251,9 @@ def export_tree(store, files, dest):
         if mode == '160000':
             continue
         data = store.read_object(oid)
+        if blob_id(data) != oid:  # never run from a damaged store
+            raise SourceError(f'source file {path} in the run store does not match its '
+                              'git id', 'the store is damaged; snapshot again')
         if mode == '120000':
             os.symlink(data.decode(), target)
             continue

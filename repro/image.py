@@ -25,6 +25,7 @@ from repro.errors import BaseImageError, BuildError, EngineError
 from repro.wheels import Wheelhouse, default_cache, link_wheelhouse
 
 LABEL_KEY = 'org.repro.key'
+SWEEP_AFTER = 5  # seconds; see _sweep_dead_builds
 LABEL_BUILD = 'org.repro.build-key'  # on the container that installs the venv
 VENV = '/opt/venv'
 
@@ -212,19 +213,37 @@ def _sweep_dead_builds(cache):
     """Remove work directories of builds whose process was killed outright.
 
     A SIGKILLed build cannot clean up its directory (which may hold a
-    gigabyte of venv); its name carries its pid, so a later build can.
+    gigabyte of venv). Each build holds an flock on ``.lock`` inside its
+    directory while it works; a directory whose lock can be taken has no
+    live owner on any host sharing the cache, so it can go.
     """
-    from repro.reaper import alive
+    import time
     for name in os.listdir(cache):
-        parts = name.split('-')
-        if name.startswith('repro-build-') and len(parts) > 3 and parts[2].isdigit() \
-                and not alive(int(parts[2])):
-            shutil.rmtree(os.path.join(cache, name), ignore_errors=True)
+        path = os.path.join(cache, name)
+        if not name.startswith('repro-build-'):
+            continue
+        try:
+            if time.time() - os.stat(path).st_mtime < SWEEP_AFTER:
+                continue  # may be a build between creating and locking .lock
+            fd = os.open(os.path.join(path, '.lock'), os.O_RDWR)
+        except OSError:
+            continue  # no lock file (yet): leave it alone
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a live build
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 def _build(engine, plan, cache, progress):
     _sweep_dead_builds(cache)
-    with tempfile.TemporaryDirectory(prefix=f'repro-build-{os.getpid()}-', dir=cache) as tmp:
+    with tempfile.TemporaryDirectory(prefix='repro-build-', dir=cache) as tmp, \
+            open(os.path.join(tmp, '.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # "this build is alive" (see _sweep_dead_builds)
         progress(f'building image {plan.tag} (key {plan.key[:16]})')
         base_layers, base_diffs, base_config = _base_layers(engine, plan, cache)
         venv_layer, venv_diff = _venv_layer(engine, plan, cache, tmp, progress)

@@ -1,12 +1,12 @@
 """Is a ``running`` run really running? Detects runs whose repro died.
 
 While a run runs its manifest records who runs it: the pid and start time
-of the ``repro run`` process, the kernel's boot id and a hash of the host
-name (not the name itself). A reader on the same host can then tell a live
+of the ``repro run`` process, the kernel's boot id, the pid namespace and a
+hash of the machine id (not the id itself). A reader on the same host can then tell a live
 run from one left behind by a SIGKILL, an OOM kill or a crash, which the
 reaper could not clean up (it may have been killed too): such a run shows
-as ``stale``. On another host nothing can be proved, so the run stays
-``running``.
+as ``stale``. On another machine, in another pid namespace or without /proc
+nothing can be proved, so the run stays ``running``.
 """
 import hashlib
 import os
@@ -32,32 +32,51 @@ def process_start(pid):
 
 
 def host_id():
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:16]
+    """A hash of the machine id (or, without one, the host name)."""
+    name = _read('/etc/machine-id') or socket.gethostname()
+    return hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def pid_namespace():
+    try:
+        return os.readlink('/proc/self/ns/pid')
+    except OSError:
+        return None
 
 
 def here():
-    """This host's identity: (host id, boot id)."""
-    return host_id(), _read('/proc/sys/kernel/random/boot_id')
+    """This process's view: host id, boot id and pid namespace."""
+    return {'host_id': host_id(), 'boot_id': _read('/proc/sys/kernel/random/boot_id'),
+            'pid_ns': pid_namespace()}
 
 
 def runner_record(pid=None):
     """The manifest's ``runner`` section for the current process."""
     pid = pid or os.getpid()
-    host, boot = here()
-    return {'pid': pid, 'start_ticks': process_start(pid), 'boot_id': boot, 'host_id': host}
+    return {'pid': pid, 'start_ticks': process_start(pid), **here()}
 
 
-def is_stale(runner, this_host, this_boot, start_of_pid):
+def is_stale(runner, this, start_of_pid):
     """True if the recorded runner provably no longer runs (pure).
 
-    ``start_of_pid`` is the current start time of the recorded pid (None if
-    no such process): a different start time means the pid was reused.
+    ``this`` is :func:`here` of the reader; ``start_of_pid`` the current
+    start time of the recorded pid (None if no such process), where a
+    different start time means the pid was reused. Whatever cannot be
+    compared (another machine, no /proc, another pid namespace) proves
+    nothing, so the run is not called stale.
     """
-    if not isinstance(runner, dict) or runner.get('host_id') != this_host:
-        return False  # another host (or an old manifest): cannot tell
-    if runner.get('boot_id') != this_boot:
-        return True  # the host rebooted since
-    return start_of_pid is None or start_of_pid != runner.get('start_ticks')
+    if not isinstance(runner, dict):
+        return False
+    for key in ('host_id', 'boot_id', 'pid_ns'):
+        if runner.get(key) is None or this.get(key) is None:
+            return False
+    if runner['host_id'] != this['host_id']:
+        return False  # another machine: cannot tell
+    if runner['boot_id'] != this['boot_id']:
+        return True  # this machine rebooted since
+    if runner['pid_ns'] != this['pid_ns'] or runner.get('start_ticks') is None:
+        return False  # pids not comparable
+    return start_of_pid != runner['start_ticks']
 
 
 def status_of(manifest):
@@ -68,4 +87,4 @@ def status_of(manifest):
     runner = manifest.get('runner')
     pid = runner.get('pid') if isinstance(runner, dict) else None
     start = process_start(pid) if isinstance(pid, int) and pid > 0 else None
-    return 'stale' if is_stale(runner, *here(), start) else status
+    return 'stale' if is_stale(runner, here(), start) else status

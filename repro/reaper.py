@@ -34,7 +34,9 @@ def spawn(pid, container_id, store_root='', run_id=''):
 
 
 def reap(pid, container_id, store_root, run_id, poll=0.5):
-    while alive(pid):
+    from repro.liveness import process_start
+    started = process_start(pid)  # a reused pid has another start time
+    while (process_start(pid) == started) if started is not None else alive(pid):
         time.sleep(poll)
     from repro.engine import DockerEngine
     if not DockerEngine.connect().stop_container(container_id):

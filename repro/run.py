@@ -61,10 +61,13 @@ def export_files(store, tree, files):
         tmp = tempfile.mkdtemp(prefix='.tmp-', dir=os.path.dirname(dest))
         try:
             export_tree(store, files, tmp)
-        except OSError as exc:
+        except BaseException as exc:  # nothing half-exported stays behind
             shutil.rmtree(tmp, ignore_errors=True)
-            raise StoreError(f'cannot write the source snapshot into {store.root}: '
-                             f'{exc.strerror}', 'free some space or set REPRO_HOME') from None
+            if isinstance(exc, OSError):
+                raise StoreError(f'cannot write the source snapshot into {store.root}: '
+                                 f'{exc.strerror}', 'free some space or set REPRO_HOME') \
+                    from None
+            raise
         try:
             os.rename(tmp, dest)
         except OSError:  # another run exported the same tree first

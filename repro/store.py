@@ -178,6 +178,8 @@ class RunStore:
     def read_object(self, oid):
         """The bytes stored under ``oid``; FileNotFoundError if absent."""
         path = self.object_path(oid)
+        if oid not in self._packed() and not os.path.exists(path):
+            self._packed(refresh=True)  # another process may have added a pack since
         if oid in self._packed() and not os.path.exists(path):
             pack, offset, size = self.object_location(oid)
             with open(pack, 'rb') as f:
@@ -194,25 +196,43 @@ class RunStore:
     def packs_dir(self):
         return os.path.join(self.root, 'packs')
 
-    def _packed(self):
-        """{oid: (pack name, offset, size)} over every committed pack (cached)."""
-        if self._pack_index is None:
+    def _packed(self, refresh=False):
+        """{oid: (pack name, offset, size)} over every committed pack (cached).
+
+        A pack counts once its index exists; entries reaching past the end
+        of their pack (a pack cut short by a crash) are dropped, so their
+        blobs count as missing and the next snapshot stores them again.
+        """
+        if self._pack_index is None or refresh:
             index = {}
             try:
                 names = sorted(n for n in os.listdir(self.packs_dir) if n.endswith('.idx'))
             except FileNotFoundError:
                 names = []
             for name in names:
+                pack = name[:-len('.idx')] + '.pack'
                 try:
+                    size_on_disk = os.path.getsize(os.path.join(self.packs_dir, pack))
                     with open(os.path.join(self.packs_dir, name), encoding='utf-8') as f:
                         entries = json.load(f)
-                except (OSError, ValueError):
-                    continue  # unreadable index: its blobs count as missing
-                pack = name[:-len('.idx')] + '.pack'
-                for oid, (offset, size) in entries.items():
-                    index.setdefault(oid, (pack, offset, size))
+                    for oid, (offset, size) in entries.items():
+                        if offset + size <= size_on_disk:
+                            index.setdefault(oid, (pack, offset, size))
+                except (OSError, ValueError, TypeError, AttributeError):
+                    continue  # unreadable index or no pack: its blobs count as missing
             self._pack_index = index
         return self._pack_index
+
+    def _sweep_orphan_packs(self, older_than):
+        """Delete packs a killed snapshot left without an index (and its temp
+        files), once they are old enough not to belong to a live writer."""
+        for entry in os.scandir(self.packs_dir):
+            orphan = (entry.name.endswith('.pack') and not os.path.exists(
+                os.path.join(self.packs_dir, entry.name[:-len('.pack')] + '.idx'))) or (
+                entry.name.startswith('.') and entry.name.endswith('.tmp'))
+            with contextlib.suppress(OSError):
+                if orphan and entry.stat().st_mtime < older_than:
+                    os.unlink(entry.path)
 
     def object_location(self, oid):
         """(pack file, offset, size) of a packed object."""
@@ -227,12 +247,17 @@ class RunStore:
         no pack that counts and nothing half-written that looks whole.
         """
         import secrets as _secrets
+        import time
         name = f'{datetime.datetime.now(datetime.timezone.utc):%Y%m%d%H%M%S}-' \
                f'{_secrets.token_hex(4)}'
         pack = os.path.join(self.packs_dir, name + '.pack')
         entries, offset = {}, 0
         try:
             os.makedirs(self.packs_dir, exist_ok=True)
+            self._sweep_orphan_packs(time.time() - 3600)
+            # Not fsynced (that would double the snapshot's cost): after a
+            # power loss a pack cut short loses its entries (see _packed) and
+            # a damaged blob fails its id check before any run or replay uses it.
             with atomic_writer(pack, fsync=False) as f:
                 for oid, data in blobs:
                     if oid in entries or oid in self._packed():
@@ -246,11 +271,14 @@ class RunStore:
             with atomic_writer(os.path.join(self.packs_dir, name + '.idx'), 'w',
                                fsync=False) as f:
                 f.write(json.dumps(entries, separators=(',', ':')))
-        except OSError as exc:  # e.g. disk full: no index, so the pack never counts
+        except BaseException as exc:  # no index, so the pack never counts: remove it
             with contextlib.suppress(OSError):
                 os.unlink(pack)
-            raise StoreError(f'cannot write to the run store {self.root}: {exc.strerror}',
-                             'free some space or set REPRO_HOME elsewhere') from None
+            if isinstance(exc, OSError):  # e.g. disk full
+                raise StoreError(f'cannot write to the run store {self.root}: '
+                                 f'{exc.strerror}', 'free some space or set REPRO_HOME '
+                                 'elsewhere') from None
+            raise
         for oid, (off, size) in entries.items():
             self._packed()[oid] = (name + '.pack', off, size)
         return offset

@@ -123,11 +123,12 @@ def test_signal_during_snapshot(tmp_path, base_image, sig):
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGKILL], ids=['SIGINT', 'SIGKILL'])
 def test_signal_during_build(tmp_path, base_image, sig):
-    from repro.image import LABEL_BUILD
+    from repro.image import LABEL_BUILD, SWEEP_AFTER
     from repro.wheels import default_cache
     project = git_project(tmp_path / 'p', {**small_lock_files(uuid.uuid4().hex),
                                            'train.py': 'print("trained")\n'})
     home = tmp_path / 'store'
+    builds = set(os.listdir(default_cache()))
     run = Started(project, home)
     run.wait_for('installing')  # pip runs in the build container now
     time.sleep(1)
@@ -138,11 +139,13 @@ def test_signal_during_build(tmp_path, base_image, sig):
     assert wait_until(lambda: not containers(LABEL_BUILD))
     assert not list(home.glob('runs/*'))
     assert_store_sound(project, home)
+    killed = {p for p in os.listdir(default_cache()) if p.startswith('repro-build-')} - builds
+    assert len(killed) == (0 if sig == signal.SIGINT else 1)  # Ctrl-C cleans up itself
+    time.sleep(SWEEP_AFTER + 1)
     again = repro('run', 'train.py', cwd=project, home=home)
     assert 'building image' in again.stderr and run_id_of(again)[1] == 'succeeded'
     # The killed build's work directory (a whole venv) was swept away.
-    assert not [p for p in os.listdir(default_cache())
-                if p.startswith(f'repro-build-{run.proc.pid}-')]
+    assert not killed & set(os.listdir(default_cache()))
 
 
 def test_ctrl_c_during_the_run_stops_the_container_and_records_interrupted(

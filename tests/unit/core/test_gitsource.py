@@ -133,3 +133,39 @@ def test_blobs_that_differ_on_disk_come_from_git(repo, tmp_path):
     from repro.gitsource import blob_id
     oid = next(o for p, _m, o in snap.files if p == 'note.txt')
     assert store.read_object(oid) == b'HELLO\n' and blob_id(b'HELLO\n') == oid
+
+
+def test_a_short_blob_from_git_is_refused_and_nothing_is_stored(repo, tmp_path, monkeypatch):
+    """git dying mid-object must not leave a truncated blob in the store."""
+    (repo / '.gitattributes').write_text('*.txt filter=upper\n')  # forces the git path
+    git(repo, 'config', 'filter.upper.clean', 'tr a-z A-Z')
+    (repo / 'big.txt').write_text('x' * 100_000)
+    import repro.gitsource
+    monkeypatch.setattr(repro.gitsource, 'CAT_FILE',
+                        ['sh', '-c', 'git cat-file --batch | head -c 1000'])
+    store = RunStore(tmp_path / 'store')
+    with pytest.raises(SourceError, match='damaged or short blob'):
+        snapshot_source(str(repo), store)
+    assert not os.path.isdir(store.packs_dir) or not os.listdir(store.packs_dir)
+
+
+def test_export_refuses_a_damaged_store(repo, tmp_path):
+    store = RunStore(tmp_path / 'store')
+    snap = snapshot_source(str(repo), store)
+    oid = next(o for p, _m, o in snap.files if p == 'train.py')
+    pack, offset, _size = store.object_location(oid)
+    with open(pack, 'r+b') as f:
+        f.seek(offset)
+        f.write(b'X')
+    with pytest.raises(SourceError, match='train.py in the run store does not match'):
+        export_tree(store, snap.files, str(tmp_path / 'out'))
+
+
+@pytest.mark.parametrize('stderr, line', [
+    ("stderr: 'fatal: pathspec bad'", 'fatal: pathspec bad'),
+    ("stderr: 'hint: x\nfatal: index.lock exists\nhint: y'", 'fatal: index.lock exists'),
+    ('', 'exit code 128'),
+])
+def test_git_error_line(stderr, line):
+    from repro.gitsource import git_error_line
+    assert git_error_line(stderr, 128) == line

@@ -129,3 +129,34 @@ def test_a_pack_without_its_index_does_not_count(tmp_path):
     idx = next(n for n in os.listdir(store.packs_dir) if n.endswith('.idx'))
     os.unlink(os.path.join(store.packs_dir, idx))  # e.g. killed between the two renames
     assert not RunStore(tmp_path).has_object('a' * 40)
+
+
+def test_a_pack_cut_short_loses_its_entries_so_they_are_stored_again(tmp_path):
+    store = RunStore(tmp_path)
+    store.put_pack([('a' * 40, b'first'), ('b' * 40, b'second')])
+    pack = next(p for p in os.listdir(store.packs_dir) if p.endswith('.pack'))
+    os.truncate(os.path.join(store.packs_dir, pack), len(b'first'))  # e.g. power loss
+    fresh = RunStore(tmp_path)
+    assert fresh.has_object('a' * 40) and not fresh.has_object('b' * 40)
+    assert fresh.put_pack([('b' * 40, b'second')]) == len(b'second')
+    assert RunStore(tmp_path).read_object('b' * 40) == b'second'
+
+
+def test_a_reader_sees_packs_written_after_it_loaded_the_index(tmp_path):
+    reader, writer = RunStore(tmp_path), RunStore(tmp_path)
+    writer.put_pack([('a' * 40, b'one')])
+    assert reader.read_object('a' * 40) == b'one'
+    writer.put_pack([('b' * 40, b'two')])
+    assert reader.read_object('b' * 40) == b'two'  # index reloaded on the miss
+
+
+def test_orphan_packs_are_swept_once_old(tmp_path):
+    store = RunStore(tmp_path)
+    store.put_pack([('a' * 40, b'one')])
+    orphan = os.path.join(store.packs_dir, 'x.pack')  # killed before its index
+    open(orphan, 'wb').close()
+    store.put_pack([('b' * 40, b'two')])
+    assert os.path.exists(orphan)  # young: may belong to a live writer
+    os.utime(orphan, (0, 0))
+    store.put_pack([('c' * 40, b'three')])
+    assert not os.path.exists(orphan)
