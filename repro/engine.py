@@ -68,17 +68,18 @@ class DockerEngine:
                 failed.append(exc)
         writer = threading.Thread(target=write, daemon=True)
         writer.start()
+        load_error = None
         try:
             with open(read_fd, 'rb') as archive:  # closing it unblocks a stuck writer
                 loaded = self._load_stream(iter(lambda: archive.read(1 << 20), b''))
-        except EngineError:
-            writer.join()
-            if failed and not isinstance(failed[0], BrokenPipeError):
-                raise EngineError(f'cannot write the image archive: {failed[0]}') from None
-            raise
+        except EngineError as exc:
+            load_error = exc
         writer.join()
+        # A writer failure is the cause of the load's; a broken pipe is its effect.
         if failed and not isinstance(failed[0], BrokenPipeError):
             raise EngineError(f'cannot write the image archive: {failed[0]}')
+        if load_error:
+            raise load_error
         expected = oci.image_id(config)
         if expected not in loaded:
             raise EngineError(f'docker loaded {loaded}, expected {expected}')

@@ -260,8 +260,8 @@ def _build(engine, plan, cache, progress):
             history=history + [f'venv from {plan.lock_name}', 'repro package'])
         # Layer chains the engine already holds are listed, not sent: the
         # base's (the base image is there) and a venv it loaded before.
-        diffs, every = [*base_diffs, venv_diff, repro_diff], [*base_layers, venv_layer,
-                                                             repro_layer]
+        diffs = [*base_diffs, venv_diff, repro_diff]
+        every = [*base_layers, venv_layer, repro_layer]
         present = engine.layer_chains(LABEL_KEY) | {
             tuple(base_diffs[:i + 1]) for i in range(len(base_diffs))}
         paths = [None if tuple(diffs[:i + 1]) in present else path

@@ -178,18 +178,20 @@ class RunStore:
     def read_object(self, oid):
         """The bytes stored under ``oid``; FileNotFoundError if absent."""
         path = self.object_path(oid)
-        if oid not in self._packed() and not os.path.exists(path):
+        if os.path.exists(path):
+            with open(path, 'rb') as f:
+                return f.read()
+        if oid not in self._packed():
             self._packed(refresh=True)  # another process may have added a pack since
-        if oid in self._packed() and not os.path.exists(path):
-            pack, offset, size = self.object_location(oid)
-            with open(pack, 'rb') as f:
-                f.seek(offset)
-                data = f.read(size)
-            if len(data) != size:
-                raise StoreError(f'pack {os.path.basename(pack)} in the store is truncated')
-            return data
-        with open(path, 'rb') as f:
-            return f.read()
+        if oid not in self._packed():
+            raise FileNotFoundError(2, 'No such object in the store', path)
+        pack, offset, size = self.object_location(oid)
+        with open(pack, 'rb') as f:
+            f.seek(offset)
+            data = f.read(size)
+        if len(data) != size:
+            raise StoreError(f'pack {os.path.basename(pack)} in the store is truncated')
+        return data
 
     # -- packs of source blobs ---------------------------------------------------
     @property

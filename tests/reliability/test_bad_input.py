@@ -12,6 +12,7 @@ import pytest
 from repro.store import RunStore
 from tests.conftest import ROOT
 from tests.unit.core.test_manifest import example_manifest
+from tests.unit.test_cli_run_errors import one_line_error
 
 RUN_A = '20261124-021000-train-s0-aaaa'
 RUN_B = '20261124-021000-train-s1-aaab'
@@ -78,18 +79,21 @@ def snapshot_files(root):
                   for p in root.rglob('*') if p.is_file() and '.git/' not in str(p))
 
 
+def refused_in_one_line(root, args, message):
+    """`repro ARGS` in ``root`` fails with one line naming ``message`` and
+    writes nothing (Docker points at a socket that does not exist)."""
+    before = snapshot_files(root)
+    env = {**os.environ, 'DOCKER_HOST': f'unix://{root}/no-docker.sock'}
+    env.pop('REPRO_HOME', None)
+    result = subprocess.run([sys.executable, '-m', 'repro', *args], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    one_line_error(result, message)
+    assert snapshot_files(root) == before  # nothing half-written
+
+
 @pytest.mark.parametrize('args, message', CASES, ids=[' '.join(a) for a, _ in CASES])
 def test_bad_input(project, args, message):
-    before = snapshot_files(project)
-    env = {**os.environ, 'DOCKER_HOST': f'unix://{project}/no-docker.sock'}
-    env.pop('REPRO_HOME', None)
-    result = subprocess.run([sys.executable, '-m', 'repro', *args], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and 'Traceback' not in result.stderr, result.stderr
-    assert message in lines[0], lines[0]
-    assert snapshot_files(project) == before  # nothing half-written
+    refused_in_one_line(project, args, message)
 
 
 def test_there_are_at_least_twenty_cases():
@@ -125,16 +129,8 @@ def test_bad_project_files(tmp_path, name, content, args, message):
         path.write_bytes(path.read_bytes()[:300])
     else:
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    before = snapshot_files(root)
-    env = {**os.environ, 'DOCKER_HOST': f'unix://{root}/no-docker.sock'}
-    env.pop('REPRO_HOME', None)
-    result = subprocess.run([sys.executable, '-m', 'repro', *args], cwd=root, env=env,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and 'Traceback' not in result.stderr, result.stderr
-    assert message in lines[0], lines[0]
-    assert snapshot_files(root) == before and not (root / '.repro').exists()
+    refused_in_one_line(root, args, message)
+    assert not (root / '.repro').exists()
 
 
 def test_unwritable_store_for_readers(tmp_path):
