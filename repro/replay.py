@@ -126,7 +126,8 @@ def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None):
     """Replay a run; returns a :class:`Verdict`."""
     from repro.compare import compare_outputs
     from repro.engine import DockerEngine
-    from repro.run import execute, export_files
+    from repro.run import execute
+    from repro.sourcetree import export_files
     run_id = store.resolve(run_ref)
     manifest = store.read_manifest(run_id)
     from repro.liveness import status_of

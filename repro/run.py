@@ -8,12 +8,10 @@ import datetime
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 import repro
-from repro.errors import ConfigError, SourceError, StoreError
+from repro.errors import ConfigError, SourceError
 from repro.manifest import FORMAT, allowed_env, artifacts
 
 CONTAINER_SRC = '/src'
@@ -48,33 +46,6 @@ def command_line(launcher_rel, seed, args, gpus, network):
     return cmd + (['--', *args] if args else [])
 
 
-def export_source(store, snapshot):
-    """The snapshot's files under ``<store>/src/<tree>`` (made once per tree)."""
-    return export_files(store, snapshot.tree, snapshot.files)
-
-
-def export_files(store, tree, files):
-    from repro.gitsource import export_tree
-    dest = os.path.join(store.root, 'src', tree)
-    if not os.path.isdir(dest):
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix='.tmp-', dir=os.path.dirname(dest))
-        try:
-            export_tree(store, files, tmp)
-        except BaseException as exc:  # nothing half-exported stays behind
-            shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(exc, OSError):
-                raise StoreError(f'cannot write the source snapshot into {store.root}: '
-                                 f'{exc.strerror}', 'free some space or set REPRO_HOME') \
-                    from None
-            raise
-        try:
-            os.rename(tmp, dest)
-        except OSError:  # another run exported the same tree first
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-
 class _Tee:
     """Container output to the terminal and to logs/stdout.log, as it comes."""
 
@@ -104,6 +75,7 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     from repro.gitsource import snapshot_source
     from repro.image import ensure_image, plan_image
     from repro.locking import LOCK_NAME, check_lock
+    from repro.sourcetree import export_files
     from repro.store import RunStore
 
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -129,7 +101,7 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     image_id, built = ensure_image(engine, plan, progress=progress)
     progress(f'{"built" if built else "reusing"} image {image_id[:19]} (key {plan.key[:12]})')
     return execute(engine, store, launcher_rel=launcher_rel, seed=seed, args=list(args),
-                   gpus=gpus, network=network, src=export_source(store, snapshot),
+                   gpus=gpus, network=network, src=export_files(store, snapshot.tree, snapshot.files),
                    image_id=image_id, image_record=plan.record(image_id),
                    git_record=snapshot.git_record(), diff=snapshot.diff,
                    lock={'path': LOCK_NAME, 'sha256': hashlib.sha256(lock_bytes).hexdigest()},
