@@ -47,6 +47,11 @@ class StoreError(ReproError):
     """The run store is unreadable, unwritable or inconsistent."""
 
 
+class UntrustedFileError(StoreError):
+    """A file in a run directory or the store is not one repro reads safely:
+    a link, FIFO or device, too large, not UTF-8, or malformed."""
+
+
 class SourceError(ReproError):
     """The launcher's source tree cannot be snapshotted (e.g. not in git)."""
 

@@ -1,7 +1,10 @@
 """Build or reuse the run image: content-keyed, offline, bit-reproducible.
 
 The key is the sha256 of the base digest, the lock, the rendered Dockerfile
-and repro's own files. An image labelled with the key is reused. Otherwise:
+and repro's own files. An image is reused only by identity: repro records
+key -> image ID in its cache when it builds or loads an image, and reuses
+the image with that ID (a label proves nothing: an image built ``FROM``
+ours inherits it). Otherwise:
 wheels come from the content-addressed wheelhouse; the venv is installed in
 a container of the base image with networking off and SOURCE_DATE_EPOCH=0
 (hash-based bytecode); its files, and repro's, become normalised layers over
@@ -96,17 +99,41 @@ def _build_lock(cache, key):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _record_path(cache, key):
+    return os.path.join(cache, 'images', key)
+
+
+def recorded_image(engine, key, cache=None):
+    """The image ID repro recorded for ``key``, if the engine holds that image."""
+    try:
+        with open(_record_path(cache or default_cache(), key), encoding='ascii') as f:
+            image_id = f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return image_id if image_id and engine.image_id(image_id) == image_id else None
+
+
+def record_image(key, image_id, cache=None):
+    """Remember that repro made ``image_id`` for ``key``."""
+    path = _record_path(cache or default_cache(), key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_writer(path, 'w', fsync=False) as f:
+        f.write(image_id + '\n')
+
+
 def ensure_image(engine, plan, cache=None, progress=print):
-    """The image ID for ``plan``: reused if an image has its key, else built."""
-    found = engine.find_image(LABEL_KEY, plan.key)
+    """The image ID for ``plan``: the recorded one if the engine has it, else built."""
+    cache = cache or default_cache()
+    found = recorded_image(engine, plan.key, cache)
     if found:
         return found, False
-    cache = cache or default_cache()
     with _build_lock(cache, plan.key):
-        found = engine.find_image(LABEL_KEY, plan.key)  # built while we waited
+        found = recorded_image(engine, plan.key, cache)  # built while we waited
         if found:
             return found, False
-        return _build(engine, plan, cache, progress), True
+        image_id = _build(engine, plan, cache, progress)
+        record_image(plan.key, image_id, cache)
+        return image_id, True
 
 
 def _base_layers(engine, plan, cache):

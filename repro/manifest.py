@@ -8,11 +8,12 @@ import hashlib
 import json
 import os
 import re
-import stat
 
+from repro import safefs
 from repro.errors import StoreError
 
 FORMAT = 1
+MANIFEST_NAME = 'manifest.json'
 STATUSES = ('running', 'succeeded', 'failed', 'interrupted')
 
 # Only these variables are recorded; everything else (tokens, keys,
@@ -65,34 +66,51 @@ def _is_manifest_temp(rel):
     return rel.startswith('.manifest.json.') and rel.endswith('.tmp')
 
 
-def artifacts(root, exclude=('manifest.json',), unreadable=None):
-    """Every regular file under ``root``: relative path, size and sha256, sorted.
+def _text(name):
+    """``name`` as manifest text: itself if UTF-8, else escaped (pure)."""
+    return name if safefs.is_utf8(name) else safefs.display(name)
 
-    FIFOs, sockets and links are skipped (hashing a FIFO would block). Files
-    that cannot be read are left out and, if ``unreadable`` is a list, named
-    there.
+
+def artifact_entry(root, entry):
+    """The manifest entry of one walked :class:`repro.safefs.Entry`.
+
+    Regular files are hashed (read without following links); links are
+    recorded with their target string and FIFOs, sockets and devices by
+    type, never opened. A name that is not UTF-8 is kept escaped in
+    ``path`` and exactly in ``path_hex``.
     """
-    excluded = {os.path.normpath(e) for e in exclude}
+    out = {'path': _text(entry.rel)}
+    if not safefs.is_utf8(entry.rel):
+        out['path_hex'] = os.fsencode(entry.rel).hex()
+    if entry.kind == 'file':
+        out['size'], out['sha256'] = safefs.sha256_of(root, entry.rel)
+    else:
+        out['type'] = entry.kind
+        if entry.kind == 'link':
+            out['target'] = _text(entry.target)
+    return out
+
+
+def artifacts(root, exclude=(MANIFEST_NAME,), unreadable=None):
+    """Every entry under ``root`` but directories, sorted: path and size and
+    sha256 for regular files, the type (and a link's target) for the rest.
+
+    Entries that cannot be read are left out and, if ``unreadable`` is a
+    list, named there (escaped).
+    """
+    excluded = set(exclude)
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=lambda exc: (
-            unreadable.append(os.path.relpath(exc.filename, root))
-            if unreadable is not None and exc.filename else None)):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root)
-            if os.path.normpath(rel) in excluded or _is_manifest_temp(rel):
-                continue
-            try:
-                st = os.lstat(path)
-                if not stat.S_ISREG(st.st_mode):
-                    continue
-                entries.append({'path': rel.replace(os.sep, '/'), 'size': st.st_size,
-                                'sha256': sha256_file(path)})
-            except OSError:
-                if unreadable is not None:
-                    unreadable.append(rel.replace(os.sep, '/'))
-    return sorted(entries, key=lambda e: e['path'])
+
+    def failed(rel):
+        if unreadable is not None:
+            unreadable.append(safefs.display(rel))
+    for entry in safefs.walk(root, skip=lambda rel: rel in excluded or _is_manifest_temp(rel),
+                             onerror=failed):
+        try:
+            entries.append(artifact_entry(root, entry))
+        except (OSError, StoreError):  # vanished or changed type meanwhile
+            failed(entry.rel)
+    return entries
 
 
 def allowed_env(environ):

@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import os
 
-from repro.errors import ReplayError, StoreError
+from repro.errors import ReplayError, StoreError, VerificationError
 
 LAYER_NAMES = ('base', 'venv', 'repro')
 
@@ -93,11 +93,14 @@ def host_differences(a, b):
 def ensure_recorded_image(engine, manifest, lock, dockerfile, progress):
     """The recorded image ID, rebuilt from the recorded inputs if it was deleted."""
     from repro import dockerfile as df
-    from repro.image import ImagePlan, ensure_image
+    from repro.image import ImagePlan, ensure_image, recorded_image
     image = manifest['image']
-    if engine.image_id(image['id']):
+    # Reused only if repro itself made that ID for that key: a forged
+    # manifest cannot point the replay at some other image on this host.
+    if image['id'] and recorded_image(engine, image['key']) == image['id']:
         return image['id']
-    progress(f'image {image["id"][:19]} is gone; rebuilding it from the recorded inputs')
+    progress(f'image {str(image["id"])[:19]} is not one repro recorded for key '
+             f'{image["key"][:12]}; rebuilding it from the recorded inputs')
     if engine.image_id(image['base_digest']) is None:
         raise ReplayError(f'cannot rebuild: base image {image["base_digest"][:19]} is missing',
                           f'run `repro base` (it rebuilds {image["base"]} to the same digest)')
@@ -108,7 +111,7 @@ def ensure_recorded_image(engine, manifest, lock, dockerfile, progress):
     plan = ImagePlan(image['base'], image['base_digest'], python, manifest['lock']['path'],
                      lock, dockerfile, files, key)
     rebuilt, _ = ensure_image(engine, plan, progress=progress)
-    if rebuilt != image['id']:
+    if rebuilt != image['id']:  # never run an image the manifest does not name
         recorded = image.get('layers') or []
         now = engine.image_layers(rebuilt)
         differing = [i for i in range(max(len(recorded), len(now)))
@@ -122,15 +125,39 @@ def ensure_recorded_image(engine, manifest, lock, dockerfile, progress):
     return rebuilt
 
 
-def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None):
-    """Replay a run; returns a :class:`Verdict`."""
-    from repro.compare import compare_outputs
-    from repro.engine import DockerEngine
-    from repro.run import execute
-    from repro.sourcetree import export_files
-    run_id = store.resolve(run_ref)
-    manifest = store.read_manifest(run_id)
+def refuse_tracked_store(store):
+    """A store that git tracks came from someone else's commit: its runs,
+    trees and manifests are not this user's records, so never replay them."""
+    import subprocess
+    try:
+        out = subprocess.run(['git', '-C', os.path.dirname(store.root), 'ls-files', '-z',
+                              '--', os.path.basename(store.root)], capture_output=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return
+    if out:
+        raise ReplayError(f'the run store {store.root} is tracked by git (committed '
+                          '.repro); its runs came from elsewhere and are not replayed',
+                          'remove it from git (`git rm -r --cached .repro`) or replay your '
+                          'own runs')
+
+
+def plan_lines(manifest, network):
+    """What the replay is about to run, shown before it runs (pure)."""
+    from repro.safefs import display
+    args = ' '.join(display(a) for a in manifest['args']) or '-'
+    return [f'replaying {manifest["run_id"]}: {display(manifest["launcher"])} '
+            f'seed={manifest["seed"]} args={args}',
+            f'  image {manifest["image"]["id"]}  network {"on" if network else "off"}'
+            f'  gpus {manifest.get("gpus") or "none"}']
+
+
+def verified_original(store, run_id):
+    """The original's manifest after the same checks as ``repro verify``."""
     from repro.liveness import status_of
+    from repro.manifest_loader import load
+    from repro.verify import verify_run
+    manifest = load(store, run_id)
     status = status_of(manifest)
     if status == 'stale':
         raise ReplayError(f'run {run_id} never finished: its repro process is gone (stale)',
@@ -138,22 +165,52 @@ def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None):
     if status == 'running':
         raise ReplayError(f'run {run_id} is still running or never finished',
                           'wait for it, or replay a finished run')
+    problems, _ = verify_run(store, run_id)
+    if problems:
+        raise VerificationError(f'run {run_id} failed verification ({problems[0]}); '
+                                'not replaying it', f'see `repro verify {run_id}`')
+    return manifest
+
+
+def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None, engine=None,
+           network=False):
+    """Replay a run; returns a :class:`Verdict`.
+
+    ``network`` is the user's permission: a run recorded with networking
+    is refused without it, and nothing else turns networking on.
+    """
+    from repro import safefs
+    from repro.compare import compare_outputs
+    from repro.contentcheck import in_image
+    from repro.manifest_loader import load
+    from repro.run import execute
+    from repro.sourcetree import export_files
+    run_id = store.resolve(run_ref)
+    refuse_tracked_store(store)
+    manifest = verified_original(store, run_id)
+    if manifest.get('network') and not network:
+        raise ReplayError(f'run {run_id} ran with networking on; the replay would too',
+                          'give `repro replay --network` if you trust it')
     files, lock, dockerfile = check_inputs(store, manifest)
-    engine = DockerEngine.connect()
+    if engine is None:
+        from repro.engine import DockerEngine
+        engine = DockerEngine.connect()
+    for line in plan_lines(manifest, bool(manifest.get('network'))):
+        progress(line)
     image_id = ensure_recorded_image(engine, manifest, lock, dockerfile, progress)
     src = export_files(store, manifest['git']['tree'], files)
-    diff_path = os.path.join(store.run_dir(run_id), 'meta', 'source.diff')
-    diff = open(diff_path, 'rb').read() if os.path.exists(diff_path) else b''
+    diff = safefs.read_bytes(store.run_dir(run_id), 'meta/source.diff', 1 << 30)
     image_record = {k: v for k, v in manifest['image'].items() if k != 'layers'}
     new_id, status, _code = execute(
         engine, store, launcher_rel=manifest['launcher'], seed=manifest['seed'],
-        args=manifest['args'], gpus=manifest.get('gpus'), network=manifest.get('network'),
+        args=manifest['args'], gpus=manifest.get('gpus'),
+        network=bool(manifest.get('network')) and network,
         src=src, image_id=image_id, image_record=image_record, git_record=manifest['git'],
         diff=diff, lock=manifest['lock'], replay_of=run_id, output=output,
         progress=progress)
-    new = store.read_manifest(new_id)
-    divergence, report = compare_outputs(
-        store.run_dir(run_id), manifest['artifacts'], store.run_dir(new_id), new['artifacts'],
-        rtol, atol)
+    new = load(store, new_id)
+    dir_a, dir_b = store.run_dir(run_id), store.run_dir(new_id)
+    divergence, report = compare_outputs(dir_a, dir_b, rtol, atol,
+                                         content=in_image(engine, image_id, dir_a, dir_b))
     return Verdict(run_id, new_id, divergence is None, divergence, report,
                    numerics_differences(manifest, new), status)

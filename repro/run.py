@@ -11,12 +11,11 @@ import os
 import sys
 
 import repro
-from repro.errors import ConfigError, SourceError
+from repro import contract, safefs
+from repro.errors import ConfigError, ReproError, SourceError
 from repro.manifest import FORMAT, allowed_env, artifacts
 
-CONTAINER_SRC = '/src'
-CONTAINER_RUN = '/repro/run'
-CONTAINER_META = '/repro/meta'
+MAX_REPORT = 1 << 16  # the runtime's determinism report: a few hundred bytes
 
 
 def _now():
@@ -26,13 +25,32 @@ def _now():
 def resolve_launcher(launcher):
     """(project root, launcher path relative to it) or a one-line error."""
     from repro.project import find_project_root
+    shown = safefs.display(launcher)
+    if not safefs.is_utf8(launcher):
+        raise SourceError(f'launcher name is not UTF-8 text: {shown}', 'rename it')
     path = os.path.abspath(launcher)
     if os.path.isdir(path):
-        raise SourceError(f'launcher is a directory, not a script: {launcher}')
+        raise SourceError(f'launcher is a directory, not a script: {shown}')
     if not os.path.isfile(path):
-        raise SourceError(f'launcher not found: {launcher}')
+        raise SourceError(f'launcher not found: {shown}')
     root = find_project_root(os.path.dirname(path))
+    # The container sees the snapshot, not links out of it: refuse up front.
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
+        raise SourceError(f'launcher {shown} is outside the repository {safefs.display(root)} '
+                          '(through a link)', 'copy the script into the repository')
     return root, os.path.relpath(path, root).replace(os.sep, '/')
+
+
+def check_inputs(seed, args):
+    """Seed and arguments a manifest can record faithfully, or a usage error."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                             or not 0 <= seed <= contract.MAX_SEED):
+        raise ConfigError(f'invalid seed {seed!r}: use an integer from 0 to '
+                          f'{contract.MAX_SEED} (2**32 - 1)')
+    for arg in args:
+        if not safefs.is_utf8(arg) or '\0' in arg:
+            raise ConfigError(f'argument {safefs.display(arg)} is not UTF-8 text')
 
 
 def command_line(launcher_rel, seed, args, gpus, network):
@@ -78,8 +96,7 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     from repro.sourcetree import export_files
     from repro.store import RunStore
 
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ConfigError(f'invalid seed {seed!r}: use a non-negative integer')
+    check_inputs(seed, list(args))
     root, launcher_rel = resolve_launcher(launcher)
     config = load_config(root)
     _lock_path, lock_bytes = check_lock(root)
@@ -88,6 +105,8 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     plan = plan_image(engine, config, LOCK_NAME, lock_bytes)  # base image checked first
     progress('snapshotting the source tree ...')
     snapshot = snapshot_source(root, store)
+    for warning in getattr(snapshot, 'warnings', ()):
+        progress(f'warning: {warning}')
     from repro.secretscan import scan_diff
     for path, line, kind in scan_diff(snapshot.diff):
         progress(f'warning: possible {kind} in uncommitted {path}:{line}; the source '
@@ -111,7 +130,12 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
 def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, image_id,
             image_record, git_record, diff, lock, replay_of=None, output=None,
             progress=print):
-    """Run the container for a new run and record it; (run id, status, code)."""
+    """Run the container for a new run and record it; (run id, status, code).
+
+    The host writes ``meta/`` (the source diff, the flags it sets) before
+    the container starts; the container gets ``/src`` read-only and its
+    own ``outputs/`` only. Whatever happens, the manifest is finalized.
+    """
     from repro.errors import EngineError, EngineLostError
     from repro.hostinfo import host_record
     from repro.liveness import runner_record
@@ -122,9 +146,11 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
     run_dir = store.run_dir(run_id)
     for sub in ('outputs', 'logs', 'meta'):
         os.makedirs(os.path.join(run_dir, sub))
-    env = {'REPRO_SEED': '' if seed is None else str(seed), 'PYTHONHASHSEED': '0',
-           'CUBLAS_WORKSPACE_CONFIG': ':4096:8', 'REPRO_DETERMINISTIC': '1',
-           'REPRO_RUN_ID': run_id, 'REPRO_META_DIR': CONTAINER_META}
+    env = contract.container_env(seed, run_id)
+    with open(os.path.join(run_dir, 'meta', 'source.diff'), 'wb') as f:
+        f.write(diff)
+    _write_json(os.path.join(run_dir, 'meta', 'determinism.json'),
+                {'seed': seed, 'env': allowed_env(env), 'hostname': contract.HOSTNAME})
     manifest = {
         'format': FORMAT, 'run_id': run_id, 'status': 'running', 'start_time': _now(),
         'end_time': None, 'exit_code': None,
@@ -138,22 +164,19 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
         'repro_version': repro.__version__, 'artifacts': [],
     }
     store.write_manifest(run_id, manifest)
-    with open(os.path.join(run_dir, 'meta', 'source.diff'), 'wb') as f:
-        f.write(diff)
 
     tee = _Tee(os.path.join(run_dir, 'logs', 'stdout.log'), output or sys.stdout.buffer)
     status, code = 'failed', None
     try:
         code, _ = engine.run(
-            image_id, ['python', '-m', 'repro.runtime', f'{CONTAINER_SRC}/{launcher_rel}',
+            image_id, ['python', '-m', 'repro.runtime', f'{contract.SRC}/{launcher_rel}',
                        *args],
             env=env, user=f'{os.getuid()}:{os.getgid()}', network=network,
-            workdir=CONTAINER_RUN, gpus=gpus, on_output=tee,
+            workdir=contract.OUTPUTS, gpus=gpus, on_output=tee,
             labels={'org.repro.run-id': run_id},
             on_start=lambda cid: spawn_reaper(os.getpid(), cid, store.root, run_id),
-            mounts=[(src, CONTAINER_SRC, 'ro'),
-                    (os.path.join(run_dir, 'outputs'), CONTAINER_RUN, 'rw'),
-                    (os.path.join(run_dir, 'meta'), CONTAINER_META, 'rw')])
+            mounts=[(src, contract.SRC, 'ro'),
+                    (os.path.join(run_dir, 'outputs'), contract.OUTPUTS, 'rw')])
         status = 'succeeded' if code == 0 else 'failed'
     except KeyboardInterrupt:
         status, code = 'interrupted', 130
@@ -165,20 +188,47 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
         progress(f'repro: error: {exc}')
     finally:
         tee.close()
+        manifest.update(status=status, exit_code=code, end_time=_now())
+        _finalize(store, run_id, manifest)
+    if manifest['status'] != status:  # the outputs could not be recorded
+        progress(f'repro: error: {manifest["error"]}')
+        code = code or 1
+    return run_id, manifest['status'], code
+
+
+def _finalize(store, run_id, manifest):
+    """Record artifacts and the runtime's report; a run whose outputs cannot
+    be recorded is ``failed`` with the reason, never left ``running``."""
+    run_dir = store.run_dir(run_id)
+    try:
         unreadable = []
-        manifest.update(status=status, exit_code=code, end_time=_now(),
-                        determinism=_read_json(os.path.join(run_dir, 'meta',
-                                                            'determinism.json')),
-                        artifacts=artifacts(run_dir, unreadable=unreadable))
+        manifest['artifacts'] = artifacts(run_dir, unreadable=unreadable)
         if unreadable:
             manifest['unhashed'] = unreadable
-        store.write_manifest(run_id, manifest)
-    return run_id, status, code
+        manifest['determinism'] = runtime_report(os.path.join(run_dir, 'outputs'))
+    except Exception as exc:  # noqa: BLE001 - anything: the run must not stay 'running'
+        manifest.update(status='failed', artifacts=[],
+                        error=f'cannot record the outputs: {safefs.display(_reason(exc))}')
+    if manifest.get('unhashed') and manifest['status'] == 'succeeded':
+        manifest.update(status='failed', error='cannot read outputs: '
+                        + ', '.join(manifest['unhashed'][:3]))
+    store.write_manifest(run_id, manifest)
 
 
-def _read_json(path):
+def _reason(exc):
+    return getattr(exc, 'message', None) or getattr(exc, 'strerror', None) or str(exc)
+
+
+def runtime_report(outputs):
+    """The runtime's report from the outputs, read as untrusted: a small
+    JSON object, never through a link; {} when absent or unusable."""
     try:
-        with open(path, encoding='utf-8') as f:
-            return json.load(f)
-    except (OSError, ValueError):
+        report = safefs.read_json(outputs, contract.REPORT, MAX_REPORT)
+    except ReproError:
         return {}
+    return report if isinstance(report, dict) else {}
+
+
+def _write_json(path, data):
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(json.dumps(data, indent=2, sort_keys=True) + '\n')

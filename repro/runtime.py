@@ -10,7 +10,7 @@ import os
 import runpy
 import sys
 
-META_DIR = '/repro/meta'
+from repro import contract
 
 
 def main(argv=None):
@@ -21,10 +21,10 @@ def main(argv=None):
     launcher, args = argv[0], argv[1:]
     from repro.experiment import deterministic
     record = {}
-    if os.environ.get('REPRO_SEED') not in (None, ''):
+    if os.environ.get(contract.ENV_SEED) not in (None, ''):
         record = deterministic.set_seed(
-            int(os.environ['REPRO_SEED']),
-            deterministic=os.environ.get('REPRO_DETERMINISTIC', '1') != '0')
+            int(os.environ[contract.ENV_SEED]),
+            deterministic=os.environ.get(contract.ENV_DETERMINISTIC, '1') != '0')
     sys.argv = [launcher, *args]
     sys.path.insert(0, os.path.dirname(os.path.abspath(launcher)))
     try:
@@ -36,9 +36,11 @@ def main(argv=None):
 
 
 def _write_record(record):
-    meta_dir = os.environ.get('REPRO_META_DIR', META_DIR)
-    if os.path.isdir(meta_dir):
-        with open(os.path.join(meta_dir, 'determinism.json'), 'w') as f:
+    """The report for the host, in the outputs (the only place we can write)."""
+    path = os.environ.get(contract.ENV_REPORT)
+    if path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
             json.dump(record, f, indent=2, sort_keys=True)
 
 

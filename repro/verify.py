@@ -1,65 +1,88 @@
 """``repro verify``: does a run still hold exactly what its manifest says?
 
-The manifest is checked first: its file must be the canonical rendering of
-its content (so no byte can change unnoticed) and its ``integrity`` digest
-must match. Then every file of the run is hashed again and compared with the
-recorded artifacts: modified, missing and unexpected files are reported.
+The manifest is checked first (:mod:`repro.manifest_loader`: a safe read,
+the schema, paths that stay inside the run, its canonical form and its
+integrity digest). Then every entry of the run directory is walked again
+without following links and compared with the recorded artifacts:
+modified, missing and unexpected files, and links, FIFOs or devices, which
+are reported by type and never read. Host-written facts are checked too:
+``meta/source.diff`` must be the diff whose hash the manifest records.
 """
-import json
-import os
+import hashlib
 
-from repro.manifest import artifacts, check_format, manifest_digest, render
+from repro import manifest_loader, safefs
+from repro.errors import ReproError
+from repro.manifest import artifacts
 
 
 def manifest_problems(text):
-    """Problems with a manifest file's text (pure): [] when it is intact."""
-    try:
-        manifest = json.loads(text)
-    except ValueError as exc:
-        return [f'manifest.json is not valid JSON ({exc.msg})'], None
-    if not isinstance(manifest, dict):
-        return ['manifest.json is not a JSON object'], None
-    problems = []
-    if text != render(manifest):
-        problems.append('manifest.json was edited (not in canonical form)')
-    recorded = (manifest.get('integrity') or {}).get('manifest_sha256')
-    if recorded is None:
-        problems.append('manifest.json has no integrity digest')
-    elif recorded != manifest_digest(manifest):
-        problems.append('manifest.json content does not match its integrity digest')
-    return problems, manifest
+    """Problems with a manifest file's text (pure): ([], manifest) when intact."""
+    return manifest_loader.parse(text)[::-1]
+
+
+def _key(entry):
+    return entry.get('path'), entry.get('path_hex')
+
+
+def _shown(entry):
+    return safefs.display(entry.get('path'))
+
+
+def _fingerprint(entry):
+    return tuple(entry.get(k) for k in ('type', 'target', 'size', 'sha256'))
 
 
 def artifact_problems(recorded, actual):
-    """Modified, missing and unexpected files (pure): a list of lines."""
-    want = {a['path']: a for a in recorded}
-    have = {a['path']: a for a in actual}
+    """Modified, missing and unexpected entries (pure): a list of lines."""
+    want = {_key(a): a for a in recorded}
+    have = {_key(a): a for a in actual}
     problems = []
-    for path in sorted(want.keys() | have.keys()):
-        if path not in have:
-            problems.append(f'missing: {path}')
-        elif path not in want:
-            problems.append(f'unexpected: {path}')
-        elif (want[path]['sha256'], want[path]['size']) != (have[path]['sha256'],
-                                                            have[path]['size']):
-            problems.append(f'modified: {path}')
+    for key in sorted(want.keys() | have.keys(), key=lambda k: (k[0], k[1] or '')):
+        if key not in have:
+            problems.append(f'missing: {_shown(want[key])}')
+        elif key not in want:
+            problems.append(f'unexpected: {_shown(have[key])}{_kind(have[key])}')
+        elif _fingerprint(want[key]) != _fingerprint(have[key]):
+            problems.append(f'modified: {_shown(have[key])}{_kind(have[key])}')
     return problems
 
 
-def verify_run(store, run_id):
-    """(problems, number of artifacts checked) for one run."""
-    path = store.manifest_path(run_id)
+def _kind(entry):
+    if entry.get('type') == 'link':
+        return f' (a link to {safefs.display(entry.get("target"))}, not followed)'
+    return f' (a {entry["type"]}, not read)' if entry.get('type') else ''
+
+
+def special_entries(recorded):
+    """Lines naming the recorded entries that are not regular files (pure)."""
+    return [f'not a regular file: {_shown(a)}{_kind(a)}' for a in recorded if a.get('type')]
+
+
+def host_fact_problems(store, run_id, manifest):
+    """``meta/source.diff`` is written by the host before the container
+    starts; its hash is in the manifest's ``git`` section."""
     try:
-        with open(path, encoding='utf-8', newline='') as f:
-            text = f.read()
-    except UnicodeDecodeError:
-        text = '\0'
-    except FileNotFoundError:
-        return ['missing: manifest.json'], 0
-    problems, manifest = manifest_problems(text)
+        diff = safefs.read_bytes(store.run_dir(run_id), 'meta/source.diff', 1 << 30)
+    except ReproError as exc:
+        return [f'meta/source.diff: {exc.message}']
+    if hashlib.sha256(diff).hexdigest() != manifest['git']['diff_sha256']:
+        return ['modified: meta/source.diff (not the diff recorded in git.diff_sha256)']
+    return []
+
+
+def verify_run(store, run_id, notes=None):
+    """(problems, number of artifacts checked) for one run.
+
+    Entries that are not regular files are appended to ``notes`` (if given)
+    even when they match the record: a user should know they are there.
+    """
+    manifest, problems = manifest_loader.read(store, run_id)
     if manifest is None:
         return problems, 0
-    check_format(manifest, path)
-    recorded = manifest.get('artifacts') or []
-    problems += artifact_problems(recorded, artifacts(os.path.dirname(path)))
+    recorded = manifest['artifacts']
+    actual = artifacts(store.run_dir(run_id))
+    problems += artifact_problems(recorded, actual)
+    problems += host_fact_problems(store, run_id, manifest)
+    if notes is not None:
+        notes.extend(special_entries(recorded))
     return problems, len(recorded)

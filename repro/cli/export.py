@@ -13,14 +13,20 @@ def export(run: str = typer.Argument(..., help='run id or a unique prefix of one
     import json
 
     from repro._fs import atomic_writer
-    from repro.errors import ConfigError
+    from repro.errors import ConfigError, VerificationError
+    from repro.manifest_loader import load
     from repro.project import open_store
     from repro.provenance import statement
+    from repro.verify import verify_run
     if format != 'in-toto':
         raise ConfigError(f'unknown export format {format!r}', 'use --format in-toto')
     store = open_store()
-    text = json.dumps(statement(store.read_manifest(store.resolve(run))), indent=2,
-                      sort_keys=True) + '\n'
+    run_id = store.resolve(run)
+    problems, _ = verify_run(store, run_id)
+    if problems:  # provenance of edited files would vouch for them
+        raise VerificationError(f'run {run_id} failed verification ({problems[0]}); '
+                                'not exporting it', f'see `repro verify {run_id}`')
+    text = json.dumps(statement(load(store, run_id)), indent=2, sort_keys=True) + '\n'
     if output:
         with atomic_writer(output, 'w', fsync=False) as f:
             f.write(text)

@@ -6,13 +6,15 @@ DIVERGED_EXIT = 4  # distinct from errors (2) and failed verification (3)
 
 def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one'),
            rtol: float = typer.Option(0.0, help='relative tolerance for metrics'),
-           atol: float = typer.Option(0.0, help='absolute tolerance for metrics')):
+           atol: float = typer.Option(0.0, help='absolute tolerance for metrics'),
+           network: bool = typer.Option(False, '--network',
+                                        help='allow networking, for a run recorded with it')):
     """Replay a run exactly; REPRODUCED (exit 0) or DIVERGED (exit 4)."""
     import sys
 
     from repro.project import open_store
     from repro.replay import replay as replay_run
-    verdict = replay_run(open_store(), run, rtol=rtol, atol=atol,
+    verdict = replay_run(open_store(), run, rtol=rtol, atol=atol, network=network,
                          progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)
     for line in verdict.host_warnings:
         typer.echo(f'warning: host {line}', err=True)

@@ -21,13 +21,14 @@ from tests.support import ROOT
 from tests.unit.core.test_manifest import example_manifest
 
 WRITER = r'''
-import itertools, os, sys
+import hashlib, itertools, os, sys
 sys.path.insert(0, sys.argv[3])
 from repro.gitsource import blob_id
 from repro.store import RunStore
 from tests.unit.core.test_manifest import example_manifest
 store, run_id = RunStore(sys.argv[1]), sys.argv[2]
 base = example_manifest()
+base['git']['diff_sha256'] = hashlib.sha256(b'').hexdigest()  # meta/source.diff is empty
 for n in itertools.count(1):
     base.update(run_id=run_id, exit_code=n, args=['x' * 1000] * (n % 50), artifacts=[])
     store.write_manifest(run_id, base)
@@ -42,6 +43,8 @@ def test_sigkill_mid_write_never_leaves_a_half_written_manifest_or_pack(tmp_path
     manifest = example_manifest()
     manifest.update(run_id=run_id, artifacts=[])
     store.write_manifest(run_id, manifest)
+    os.makedirs(os.path.join(store.run_dir(run_id), 'meta'))
+    open(os.path.join(store.run_dir(run_id), 'meta', 'source.diff'), 'wb').close()
     rng = random.Random(7)
     for kill in range(15):
         child = subprocess.Popen([sys.executable, '-c', WRITER, store.root, run_id,

@@ -72,7 +72,9 @@ def test_ls_survives_a_broken_run(project, capsys):
     os.mkdir(store.run_dir('20261124-021009-broken-s0-dead'))  # no manifest yet
     assert main(['ls']) == 0
     out = capsys.readouterr().out
-    assert 'broken' in out and 'unreadable' in out and project[0] in out
+    row = next(ln for ln in out.splitlines() if ln.startswith('20261124-021009-broken'))
+    assert row.split()[1] == 'broken' and 'manifest.json is missing' in row
+    assert project[0] in out and project[1] in out
 
 
 def test_ls_show_and_replay_name_a_run_whose_repro_died_stale(project, capsys):

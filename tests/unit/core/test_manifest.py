@@ -1,3 +1,4 @@
+import hashlib
 import json
 import pathlib
 
@@ -68,9 +69,27 @@ def test_environment_allow_list_keeps_secrets_out():
     assert allowed_env(env) == {'REPRO_SEED': '0', 'PYTHONHASHSEED': '0'}
 
 
-def test_artifacts_skip_fifos_and_links(tmp_path):
+def test_artifacts_record_fifos_and_links_by_type_without_reading_them(tmp_path):
     import os
     (tmp_path / 'real.txt').write_text('x')
     os.mkfifo(tmp_path / 'pipe')  # hashing would block forever
-    os.symlink('real.txt', tmp_path / 'link')
-    assert [e['path'] for e in artifacts(str(tmp_path))] == ['real.txt']
+    os.symlink('/etc/hostname', tmp_path / 'link')
+    os.mkdir(tmp_path / 'd')
+    os.symlink('/etc', tmp_path / 'd' / 'up')  # a link to a directory is not entered
+    entries = artifacts(str(tmp_path))
+    assert entries == [
+        {'path': 'd/up', 'type': 'link', 'target': '/etc'},
+        {'path': 'link', 'type': 'link', 'target': '/etc/hostname'},
+        {'path': 'pipe', 'type': 'fifo'},
+        {'path': 'real.txt', 'size': 1, 'sha256': hashlib.sha256(b'x').hexdigest()},
+    ]
+
+
+def test_artifacts_keep_names_that_are_not_utf8(tmp_path):
+    import os
+    name = os.fsencode(str(tmp_path)) + b'/caf\xe9.csv'
+    with open(name, 'wb') as f:
+        f.write(b'1')
+    [entry] = artifacts(str(tmp_path))
+    assert entry['path'] == 'caf\\xe9.csv' and entry['path_hex'] == b'caf\xe9.csv'.hex()
+    render(entry).encode("utf-8")  # the manifest write cannot crash on it

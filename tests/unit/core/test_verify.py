@@ -1,3 +1,4 @@
+import hashlib
 import os
 
 from repro.cli import main
@@ -13,20 +14,21 @@ def make_run(root):
     run_dir = store.run_dir(run_id)
     files = {'outputs/progress.csv': b'Epoch,Loss\n0,0.5\n1,0.25\n',
              'outputs/params.pkl': bytes(range(256)) * 4,
-             'logs/stdout.log': b'hello\n'}
+             'logs/stdout.log': b'hello\n', 'meta/source.diff': b'diff --git a/x b/x\n'}
     for rel, data in files.items():
         os.makedirs(os.path.dirname(os.path.join(run_dir, rel)), exist_ok=True)
         with open(os.path.join(run_dir, rel), 'wb') as f:
             f.write(data)
     manifest = example_manifest()
     manifest.update(run_id=run_id, artifacts=artifacts(run_dir))
+    manifest['git']['diff_sha256'] = hashlib.sha256(files['meta/source.diff']).hexdigest()
     store.write_manifest(run_id, manifest)
     return store, run_id
 
 
 def test_an_intact_run_verifies(tmp_path):
     store, run_id = make_run(tmp_path / 'store')
-    assert verify_run(store, run_id) == ([], 3)
+    assert verify_run(store, run_id) == ([], 4)
 
 
 def test_recomputed_artifact_hash_in_the_manifest_is_still_caught(tmp_path):

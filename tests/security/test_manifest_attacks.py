@@ -1,0 +1,160 @@
+"""Forged and broken manifests, as an attacker or bit rot would leave them.
+
+Every command either refuses with one line on stderr (no traceback) or,
+for ``show`` and ``ls``, marks the run loudly; nothing outside the project
+is read or written.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+from repro.cli import main
+from repro.errors import ReplayError
+
+
+def run_cli(capsys, *args):
+    """(exit code, stdout, stderr) of ``repro ARGS`` in-process."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(capsys, *args, needle='', code=None):
+    rc, out, err = run_cli(capsys, *args)
+    assert rc != 0 and (code is None or rc == code), (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and 'Traceback' not in err, err
+    assert needle in lines[0] or needle in out, (out, err)  # verify lists problems on stdout
+    return out + err
+
+
+def test_artifact_path_escaping_the_run_is_malformed_everywhere(forger, capsys, host_secret):
+    rel = os.path.relpath(host_secret, forger.run_dir)
+    forger.reseal(artifacts=forger.manifest['artifacts'] + [
+        {'path': rel, 'size': 10, 'sha256': '0' * 64}])
+    for command in (['verify'], ['export'], ['replay'], ['show']):
+        text = refused(capsys, *command, forger.run_id, needle='not a plain relative path')
+        assert 'HOST-SECRET' not in text
+    assert run_cli(capsys, 'ls')[1].splitlines()[1].split()[1] == 'broken'
+
+
+def test_edited_seed_is_not_exported_or_replayed_and_show_marks_it(forger, capsys):
+    forger.edit(seed=7)  # not re-sealed: the integrity digest no longer matches
+    refused(capsys, 'export', forger.run_id, needle='failed verification', code=3)
+    refused(capsys, 'replay', forger.run_id, needle='tampered manifest', code=3)
+    rc, out, err = run_cli(capsys, 'show', forger.run_id)
+    assert rc == 0 and out.startswith('UNVERIFIED RUN') and 'UNVERIFIED' in err
+    assert run_cli(capsys, 'ls')[1].split('\n')[1].split()[1] == 'broken'
+
+
+@pytest.mark.parametrize('text, needle', [
+    ('{"format": 1}', '"run_id" is missing'),
+    ('{"format": 2}', 'format 2 is not supported'),
+    ('[1, 2]', 'not a JSON object'),
+    ('{"format": 1, "x": NaN}', 'not valid JSON'),
+    ('\xff\xfe', 'not UTF-8'),
+])
+def test_malformed_manifests_are_one_line_errors(forger, capsys, text, needle):
+    with open(forger.manifest_path, 'wb') as f:
+        f.write(text.encode('utf-8', 'surrogateescape') if text != '\xff\xfe'
+                else b'\xff\xfe')
+    for command in ('show', 'replay', 'export', 'verify'):
+        refused(capsys, command, forger.run_id, needle=needle)
+    rc, out, _ = run_cli(capsys, 'ls')
+    assert rc == 0 and 'broken' in out
+
+
+@pytest.mark.parametrize('field, value', [
+    ('seed', 'zero'), ('args', 'rm -rf /'), ('artifacts', {}), ('network', 'yes'),
+    ('image', None), ('gpus', 'all; echo'), ('launcher', '/etc/passwd'),
+    ('launcher', '../outside.py'), ('lock', {'path': '../../x', 'sha256': '0' * 64}),
+])
+def test_wrongly_typed_or_dangerous_fields_are_refused(forger, capsys, field, value):
+    forger.reseal(**{field: value})
+    for command in ('show', 'replay', 'export'):
+        refused(capsys, command, forger.run_id, needle=f'manifest.{field}')
+
+
+def test_manifest_as_a_directory_does_not_hide_other_runs(forger, capsys):
+    other = forger.store.create_run('train.py', 1)
+    os.mkdir(os.path.join(forger.store.run_dir(other), 'manifest.json'))
+    rc, out, _ = run_cli(capsys, 'ls')
+    assert rc == 0 and forger.run_id in out
+    row = next(ln for ln in out.splitlines() if ln.startswith(other))
+    assert 'broken' in row and 'dir' in row
+    refused(capsys, 'show', other, needle='not a regular file')
+
+
+def test_manifest_link_to_a_host_file_is_never_followed(forger, capsys, host_secret):
+    os.unlink(forger.manifest_path)
+    os.symlink(host_secret, forger.manifest_path)
+    for command in ('show', 'export', 'replay', 'verify'):
+        text = refused(capsys, command, forger.run_id, needle='manifest.json')
+        assert 'HOST-SECRET' not in text
+    assert 'HOST-SECRET' not in run_cli(capsys, 'ls', '--json')[1]
+
+
+def test_rewritten_source_diff_fails_verify(forger, capsys):
+    with open(os.path.join(forger.run_dir, 'meta', 'source.diff'), 'wb') as f:
+        f.write(b'+evil\n')
+    from repro.manifest import artifacts
+    forger.reseal(artifacts=artifacts(forger.run_dir))  # hashes re-computed, too
+    out = refused(capsys, 'verify', forger.run_id, code=3, needle='failed verification')
+    assert 'modified: meta/source.diff' in out
+
+
+def test_links_and_fifos_are_reported_by_verify_not_read(forger, capsys, host_secret):
+    outputs = os.path.join(forger.run_dir, 'outputs')
+    os.symlink(host_secret, os.path.join(outputs, 'progress2.csv'))
+    os.mkfifo(os.path.join(outputs, 'pipe'))
+    out = refused(capsys, 'verify', forger.run_id, code=3)
+    assert 'unexpected: outputs/pipe (a fifo, not read)' in out
+    assert f'unexpected: outputs/progress2.csv (a link to {host_secret}' in out
+    assert 'HOST-SECRET' not in out
+
+
+def test_newline_in_a_launcher_cannot_forge_an_ls_row(forger, capsys):
+    fake = f'x.py\n{forger.run_id[:-4]}beef  succeeded  0'
+    forger.reseal(launcher=fake)
+    rc, out, _ = run_cli(capsys, 'ls')
+    assert rc == 0 and len(out.strip().splitlines()) == 2  # header + the one run
+
+
+def test_network_recorded_by_a_forger_is_not_turned_on(forger, capsys):
+    forger.reseal(network=True)
+    refused(capsys, 'replay', forger.run_id, needle='--network')
+
+
+def test_forged_image_id_is_refused_when_the_rebuild_differs(forger, monkeypatch):
+    """The recorded key rebuilds to another ID: the manifest's image never runs."""
+    import repro.image
+    from repro.replay import ensure_recorded_image
+
+    class Engine:
+        def image_id(self, ref):
+            return ref  # every image "exists", the forged one included
+
+        def image_layers(self, ref):
+            return []
+    monkeypatch.setattr(repro.image, 'ensure_image',
+                        lambda engine, plan, progress: ('sha256:' + '9' * 64, True))
+    monkeypatch.setenv('REPRO_CACHE', str(forger.root / 'cache'))
+    with pytest.raises(ReplayError, match='is not the recorded'):
+        ensure_recorded_image(Engine(), forger.manifest, b'lock', 'FROM x\n',
+                              progress=lambda m: None)
+
+
+def test_store_committed_to_git_is_not_replayed(forger, capsys):
+    git = ['git', '-C', str(forger.root), '-c', 'user.name=t', '-c', 'user.email=t@e']
+    subprocess.run([*git, 'add', '-f', '.repro'], check=True)
+    subprocess.run([*git, 'commit', '-qm', 'share my runs'], check=True)
+    refused(capsys, 'replay', forger.run_id, needle='tracked by git')
+
+
+def test_show_json_of_a_forged_run_keeps_its_content_out_of_other_files(forger, capsys):
+    """``show --json`` prints the manifest; a forged one is marked on stderr."""
+    forger.edit(seed=9)
+    rc, out, err = run_cli(capsys, 'show', forger.run_id, '--json')
+    assert rc == 0 and json.loads(out)['seed'] == 9 and err.startswith('UNVERIFIED')
