@@ -79,3 +79,28 @@ def test_build_failure_names_the_step_and_the_last_line(tmp_path, monkeypatch):
     with pytest.raises(BuildError, match='pip install -r requirements.lock.*DO NOT MATCH'):
         ensure_image(engine, plan, cache=str(tmp_path), progress=lambda m: None)
     assert not list((tmp_path / 'layers').glob('venv-*'))  # nothing half-written
+
+
+def test_images_are_reused_by_recorded_id_never_by_label(tmp_path, monkeypatch):
+    """An image built FROM ours inherits the key label; it must not be used."""
+    import repro.image as image
+
+    class Engine(FakeEngine):
+        def find_image(self, label, value):  # a derived image carrying our label
+            return 'sha256:' + 'd' * 64
+    engine = Engine(images={'repro-base:bookworm': 'sha256:' + '1' * 64,
+                            'sha256:' + 'd' * 64: 'sha256:' + 'd' * 64})
+    built = []
+
+    def build(engine, plan, cache, progress):
+        built.append(plan.key)
+        engine.images['sha256:' + 'b' * 64] = 'sha256:' + 'b' * 64
+        return 'sha256:' + 'b' * 64
+    monkeypatch.setattr(image, '_build', build)
+    plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
+    first = ensure_image(engine, plan, cache=str(tmp_path), progress=lambda m: None)
+    assert first == ('sha256:' + 'b' * 64, True)
+    again = ensure_image(engine, plan, cache=str(tmp_path), progress=lambda m: None)
+    assert again == ('sha256:' + 'b' * 64, False) and len(built) == 1
+    del engine.images['sha256:' + 'b' * 64]  # deleted: rebuilt, never the labelled one
+    assert ensure_image(engine, plan, cache=str(tmp_path), progress=lambda m: None)[1]

@@ -1,0 +1,130 @@
+"""What ``repro run`` takes from the user and from the container's outputs."""
+import os
+import subprocess
+
+import pytest
+
+from repro import contract
+from repro.errors import ConfigError, SourceError
+from repro.run import check_inputs, resolve_launcher, runtime_report
+
+
+@pytest.mark.parametrize('seed', [-1, 2**32, 2**64, True, 1.5])
+def test_seeds_outside_the_numpy_range_are_refused(seed):
+    with pytest.raises(ConfigError, match='invalid seed'):
+        check_inputs(seed, [])
+
+
+def test_seed_bounds_are_accepted():
+    check_inputs(0, [])
+    check_inputs(2**32 - 1, [])
+
+
+def test_arguments_that_are_not_text_are_refused():
+    with pytest.raises(ConfigError, match=r'\\xff is not UTF-8'):
+        check_inputs(0, [os.fsdecode(b'--name=\xff')])
+
+
+def test_launcher_linked_from_outside_the_repository_is_refused(tmp_path):
+    repo, outside = tmp_path / 'repo', tmp_path / 'outside'
+    outside.mkdir()
+    (outside / 'evil.py').write_text('print(1)\n')
+    subprocess.run(['git', 'init', '-q', str(repo)], check=True)
+    os.symlink(outside / 'evil.py', repo / 'train.py')
+    with pytest.raises(SourceError, match='outside the repository'):
+        resolve_launcher(str(repo / 'train.py'))
+    (repo / 'ok.py').write_text('print(1)\n')
+    assert resolve_launcher(str(repo / 'ok.py'))[1] == 'ok.py'
+
+
+def test_runtime_report_through_a_link_is_not_read(tmp_path, host_secret):
+    outputs = tmp_path / 'outputs'
+    (outputs / '.repro').mkdir(parents=True)
+    os.symlink(host_secret, outputs / contract.REPORT)
+    assert runtime_report(str(outputs)) == {}
+    os.unlink(outputs / contract.REPORT)
+    os.mkfifo(outputs / contract.REPORT)  # would block a plain open()
+    assert runtime_report(str(outputs)) == {}
+    os.unlink(outputs / contract.REPORT)
+    (outputs / contract.REPORT).write_text('{"torch": "2.13.0"}')
+    assert runtime_report(str(outputs)) == {'torch': '2.13.0'}
+    (outputs / contract.REPORT).write_text('[1]' + ' ' * (1 << 17))
+    assert runtime_report(str(outputs)) == {}  # too large, or not an object
+
+
+class Engine:
+    """Stands in for the container: writes what a hostile launcher would."""
+
+    def __init__(self, write):
+        self.write = write
+        self.mounts = None
+
+    def version(self):
+        return 'fake'
+
+    def image_layers(self, ref):
+        return []
+
+    def run(self, image, command, **kwargs):
+        self.mounts = kwargs['mounts']
+        outputs = next(host for host, cont, _ in kwargs['mounts'] if cont == contract.OUTPUTS)
+        self.write(outputs)
+        return 0, None
+
+
+def _execute(tmp_path, write, monkeypatch):
+    from repro import reaper
+    from repro.run import execute
+    from repro.store import RunStore
+    monkeypatch.setattr(reaper, 'spawn', lambda *a, **k: None)
+    monkeypatch.setattr('repro.hostinfo.host_record', lambda version: {'engine': version})
+    store = RunStore(str(tmp_path / 'store')).ensure()
+    engine = Engine(write)
+    run_id, status, code = execute(
+        engine, store, launcher_rel='train.py', seed=0, args=[], gpus=None, network=False,
+        src=str(tmp_path), image_id='sha256:' + 'e' * 64,
+        image_record={'id': 'sha256:' + 'e' * 64, 'key': 'f' * 64, 'base': 'b',
+                      'base_digest': 'sha256:' + '1' * 64, 'dockerfile_sha256': '2' * 64},
+        git_record={'commit': None, 'branch': None, 'remote': None, 'dirty': True,
+                    'tree': 'b' * 40, 'diff_sha256': __import__('hashlib').sha256(
+                        b'd').hexdigest()},
+        diff=b'd', lock={'path': 'requirements.lock', 'sha256': 'd' * 64},
+        output=open(os.devnull, 'wb'), progress=lambda m: None)
+    return store, engine, run_id, status, code
+
+
+def test_container_gets_its_outputs_only_and_meta_stays_host_written(tmp_path, monkeypatch):
+    from repro.verify import verify_run
+    store, engine, run_id, status, _ = _execute(tmp_path, lambda out: None, monkeypatch)
+    assert status == 'succeeded'
+    writable = [(host, cont) for host, cont, mode in engine.mounts if mode != 'ro']
+    assert writable == [(os.path.join(store.run_dir(run_id), 'outputs'), contract.OUTPUTS)]
+    assert verify_run(store, run_id) == ([], 3)  # stdout.log and two meta files
+
+
+def test_output_names_that_are_not_utf8_are_recorded_and_verified(tmp_path, monkeypatch):
+    from repro.manifest_loader import load
+    from repro.verify import verify_run
+
+    def write(outputs):
+        with open(os.fsencode(outputs) + b'/r\xe9sultat.csv', 'wb') as f:
+            f.write(b'x\n')
+        os.mkfifo(os.path.join(outputs, 'pipe'))
+    store, _, run_id, status, code = _execute(tmp_path, write, monkeypatch)
+    assert (status, code) == ('succeeded', 0)
+    paths = [a['path'] for a in load(store, run_id)['artifacts']]
+    assert 'outputs/r\\xe9sultat.csv' in paths and 'outputs/pipe' in paths
+    assert verify_run(store, run_id)[0] == []
+
+
+def test_outputs_that_cannot_be_recorded_fail_the_run_with_the_reason(tmp_path, monkeypatch):
+    import repro.run
+    from repro.manifest_loader import load
+
+    def boom(*args, **kwargs):
+        raise OSError(5, 'Input/output error')
+    monkeypatch.setattr(repro.run, 'artifacts', boom)
+    store, _, run_id, status, code = _execute(tmp_path, lambda out: None, monkeypatch)
+    manifest = load(store, run_id)
+    assert (status, manifest['status']) == ('failed', 'failed') and code == 1
+    assert 'Input/output error' in manifest['error']
