@@ -36,12 +36,24 @@ def main(argv=None):
 
 
 def _write_record(record):
-    """The report for the host, in the outputs (the only place we can write)."""
+    """The report for the host, in the outputs (the only place we can write).
+
+    Best effort: whatever the launcher left at that path (a file, a link) is
+    replaced, and a failure never turns a finished run into a failed one;
+    the host reads the report as untrusted input anyway.
+    """
     path = os.environ.get(contract.ENV_REPORT)
-    if path:
+    if not path:
+        return
+    try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, 'w') as f:
+        if os.path.lexists(path):
+            os.unlink(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, 'w') as f:
             json.dump(record, f, indent=2, sort_keys=True)
+    except OSError as exc:
+        print(f'repro.runtime: cannot write the determinism report: {exc}', file=sys.stderr)
 
 
 if __name__ == '__main__':
