@@ -127,18 +127,23 @@ class DockerEngine:
 
     def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
             workdir=None, gpus=None, on_output=None, read_only_root=False, labels=None,
-            on_start=None):
+            on_start=None, hostname=None):
         """Run a container to completion; returns (exit code, container).
 
         ``mounts`` are ``(host, container, 'ro'|'rw')``. Output is passed to
         ``on_output(bytes)`` as it arrives; ``on_start(container_id)`` is
-        called once it runs. Ctrl-C stops the container and re-raises
-        KeyboardInterrupt; the container is removed in every case.
+        called once the container exists, before it starts, so a reaper
+        covers a kill at any point. ``hostname`` fixes the container's host
+        name (None: the engine's choice, the container id), as a launcher
+        may record it. Ctrl-C stops the container and re-raises
+        KeyboardInterrupt; the container is removed in every case, also
+        when it never started (e.g. ``--gpus`` on a host without GPUs).
         """
         import docker
+        import requests
         kwargs = dict(
-            environment=dict(env or {}), user=user, working_dir=workdir,
-            volumes={host: {'bind': cont, 'mode': mode} for host, cont, mode in mounts},
+            environment=dict(env or {}), user=user, working_dir=workdir, hostname=hostname,
+            mounts=[bind_mount(host, cont, mode) for host, cont, mode in mounts],
             network_mode='bridge' if network else 'none', detach=True, labels=dict(labels or {}),
             cap_drop=['ALL'], security_opt=['no-new-privileges'],
             read_only=read_only_root, tmpfs={'/tmp': 'rw,exec,size=1g'} if read_only_root else None)
@@ -147,17 +152,23 @@ class DockerEngine:
             ids = None if gpus == 'all' else [g.strip() for g in str(gpus).split(',')]
             kwargs['device_requests'] = [docker.types.DeviceRequest(
                 count=count, device_ids=ids, capabilities=[['gpu']])]
+        # create, then start (not containers.run): a start that fails leaves a
+        # created container behind, which only this code can remove. create
+        # also never pulls an image from a registry, as run would.
         try:
-            container = self._client.containers.run(image, command, **kwargs)
-        except docker.errors.APIError as exc:
-            raise EngineError(f'cannot start the container: {exc.explanation or exc}') from None
-        import requests
+            container = self._client.containers.create(image, command, **kwargs)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise EngineError(f'cannot create the container: {_reason(exc)}') from None
         import urllib3
         cut = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                urllib3.exceptions.ProtocolError)
         try:
             if on_start:
                 on_start(container.id)
+            try:
+                container.start()
+            except docker.errors.APIError as exc:  # a cut connection is handled below
+                raise EngineError(f'cannot start the container: {_reason(exc)}') from None
             for chunk in container.logs(stream=True, follow=True):
                 if on_output:
                     on_output(chunk)
@@ -175,7 +186,7 @@ class DockerEngine:
                                   'and re-run') from None
         except (requests.exceptions.RequestException, docker.errors.APIError) as exc:
             raise EngineError('the Docker Engine failed while the container ran: '
-                              f'{getattr(exc, "explanation", None) or exc}') from None
+                              f'{_reason(exc)}') from None
         finally:
             try:
                 container.remove(force=True)
@@ -202,3 +213,27 @@ class DockerEngine:
             self._client.images.remove(ref, force=True)
         except docker.errors.ImageNotFound:
             pass
+
+
+def bind_mount(host, container, mode):
+    """An Engine API bind mount of ``host`` at ``container``.
+
+    A mount object, not a ``-v host:container:mode`` string: the string
+    form splits on ``:``, so a project path holding one could not be
+    mounted (or, crafted, could name other options); a relative ``host``
+    would be taken for a named volume. Missing host paths are refused by
+    the engine instead of being created as root-owned directories.
+    """
+    import docker
+    if mode not in ('ro', 'rw'):
+        raise EngineError(f'invalid mount mode {mode!r} for {container}: use ro or rw')
+    if not os.path.isabs(host):
+        raise EngineError(f'mount source must be an absolute path: {host!r}')
+    return docker.types.Mount(target=container, source=host, type='bind',
+                              read_only=mode == 'ro')
+
+
+def _reason(exc):
+    """The engine's one-line explanation of ``exc``."""
+    text = getattr(exc, 'explanation', None) or str(exc) or type(exc).__name__
+    return ' '.join(str(text).split())

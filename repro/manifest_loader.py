@@ -67,7 +67,7 @@ def schema_errors(value, spec, where='manifest'):
         for key, item in value.items():
             sub = props.get(key, extra if isinstance(extra, dict) else None)
             if sub is not None:
-                errors += schema_errors(item, sub, f'{where}.{key}')
+                errors += schema_errors(item, sub, f'{where}.{safefs.display(key)}')
     if isinstance(value, list) and isinstance(spec.get('items'), dict):
         for i, item in enumerate(value):
             errors += schema_errors(item, spec['items'], f'{where}[{i}]')

@@ -1,15 +1,73 @@
-"""Pure text rendering for the CLI: tables and summaries from manifests."""
+"""Pure text rendering for the CLI: tables and summaries from manifests.
+
+Every value shown comes from the run store, which a container (or anyone
+who can write the store) controls: manifests may hold any JSON value in any
+field. Every value therefore goes through :func:`escape`, so no name can
+forge a row or a line, and rendering never raises on an odd type.
+"""
 import datetime
+import json
+import shlex
+
+REASON_WIDTH = 60  # a broken run's reason is cut to this in `repro ls`
+MORE = '…'  # marks a cut value
+
+
+def escape(text):
+    """``text`` with every character that could move the cursor, end a line
+    or reorder the display written as a Python escape.
+
+    That is what ``repr`` escapes (C0 and C1 controls, DEL, lone surrogates
+    from undecodable file names, line and paragraph separators, bidi
+    overrides and isolates, other format characters and non-ASCII spaces),
+    plus the backslash itself, so two different names never look the same.
+    A non-string is shown as its JSON text.
+    """
+    if not isinstance(text, str):
+        text = _plain(text)
+    if text.isprintable() and '\\' not in text:
+        return text
+    return ''.join(c if c.isprintable() and c != '\\' else
+                   '\\\\' if c == '\\' else repr(c)[1:-1] for c in text)
+
+
+def _plain(value):
+    """Any value as text, never raising (a forged manifest may hold anything)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        return f'<{type(value).__name__}>'
+
+
+def _cell(value, width=None, more=''):
+    """A value to show: '-' when absent or empty, cut to ``width`` characters
+    and marked ``more`` if cut (before escaping, so no escape is cut in
+    half), escaped."""
+    if value is None or value == '':
+        return '-'
+    text = _plain(value)
+    if width is not None and len(text) > width:
+        text = text[:width] + more
+    return escape(text)
+
+
+def _words(value):
+    """A command or argument list as shell words; anything else as text."""
+    if not isinstance(value, list):
+        return _cell(value)
+    return ' '.join(shlex.quote(escape(_plain(v))) for v in value) or '-'
 
 
 def _duration(manifest):
     try:
         start = datetime.datetime.fromisoformat(manifest['start_time'])
         end = datetime.datetime.fromisoformat(manifest['end_time'])
-    except (KeyError, TypeError, ValueError):
+        seconds = int((end - start).total_seconds())  # naive minus aware: TypeError
+    except (KeyError, TypeError, ValueError, OverflowError):
         return '-'
-    seconds = int((end - start).total_seconds())
-    return f'{seconds // 60}m{seconds % 60:02d}s'
+    return f'{seconds // 60}m{seconds % 60:02d}s' if seconds >= 0 else '-'
 
 
 def _section(manifest, key):
@@ -19,7 +77,11 @@ def _section(manifest, key):
 
 def run_summary(manifest, status=None):
     """The fields ``repro ls`` shows for one run; ``status`` overrides the
-    recorded one (``stale`` for a run whose repro process is gone)."""
+    recorded one (``stale`` for a run whose repro process is gone). A
+    ``broken`` run (one whose manifest cannot be read) carries its
+    ``error``."""
+    if not isinstance(manifest, dict):
+        manifest = {}
     return {
         'run_id': manifest.get('run_id'),
         'status': status or manifest.get('status'),
@@ -30,37 +92,60 @@ def run_summary(manifest, status=None):
         'commit': _section(manifest, 'git').get('commit'),
         'dirty': _section(manifest, 'git').get('dirty'),
         'replay_of': manifest.get('replay_of'),
+        'error': manifest.get('error'),
     }
+
+
+def _row(summary):
+    s = summary if isinstance(summary, dict) else {}
+    launcher = _cell(s.get('launcher'))
+    if s.get('status') == 'broken' or (launcher == '-' and s.get('error')):
+        # Nothing else is known about the run: say why, briefly.
+        reason = _cell(s.get('error'), REASON_WIDTH, MORE)
+        launcher = f"({_cell(s.get('status'))}: {reason})"
+    return (_cell(s.get('run_id')), _cell(s.get('status')), _cell(s.get('seed')),
+            _cell(s.get('commit'), 8) + ('*' if s.get('dirty') is True else ''),
+            _cell(s.get('duration')), launcher)
 
 
 def runs_table(summaries):
     """A fixed-width table of run summaries, one line per run."""
     headers = ('RUN ID', 'STATUS', 'SEED', 'COMMIT', 'DURATION', 'LAUNCHER')
-    rows = [(str(s['run_id']), str(s['status'] or '-'),
-             '-' if s['seed'] is None else str(s['seed']),
-             str(s['commit'] or '-')[:8] + ('*' if s['dirty'] else ''), s['duration'],
-             str(s['launcher'] or '-')) for s in summaries]
+    rows = [_row(s) for s in summaries]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     line = '  '.join(f'{{:<{w}}}' for w in widths)
     return '\n'.join(line.format(*r).rstrip() for r in [headers, *rows])
 
 
+def _artifact_lines(artifacts):
+    if not isinstance(artifacts, list):
+        return [f'artifacts {_cell(artifacts, 40, MORE)} (not a list)']
+    lines = [f'artifacts {len(artifacts)} files']
+    for a in artifacts:
+        a = a if isinstance(a, dict) else {'path': a}
+        lines.append(f"  {_cell(a.get('sha256'), 12)}  {_cell(a.get('size', '?')):>10}"
+                     f"  {_cell(a.get('path'))}")
+    return lines
+
+
 def manifest_summary(manifest, status=None):
     """A short human-readable description of one run."""
+    if not isinstance(manifest, dict):
+        manifest = {}
     git = _section(manifest, 'git')
     image = _section(manifest, 'image')
     lines = [
-        f"run       {manifest.get('run_id')}  ({status or manifest.get('status')})",
-        f"launcher  {manifest.get('launcher')}  seed={manifest.get('seed')}  "
-        f"args={' '.join(manifest.get('args') or []) or '-'}",
-        f"git       {git.get('commit') or '-'}{' (dirty)' if git.get('dirty') else ''}"
-        f"  tree {git.get('tree') or '-'}",
-        f"image     {image.get('id') or '-'}  key {(image.get('key') or '-')[:16]}",
-        f"times     {manifest.get('start_time')} -> {manifest.get('end_time') or '-'}",
-        f"replay    {' '.join(manifest.get('replay') or []) or '-'}",
-        f"artifacts {len(manifest.get('artifacts') or [])} files",
+        f"run       {_cell(manifest.get('run_id'))}  "
+        f"({_cell(status or manifest.get('status'))})",
+        f"launcher  {_cell(manifest.get('launcher'))}  seed={_cell(manifest.get('seed'))}  "
+        f"args={_words(manifest.get('args'))}",
+        f"git       {_cell(git.get('commit'))}{' (dirty)' if git.get('dirty') is True else ''}"
+        f"  tree {_cell(git.get('tree'))}",
+        f"image     {_cell(image.get('id'))}  key {_cell(image.get('key'), 16)}",
+        f"times     {_cell(manifest.get('start_time'))} -> {_cell(manifest.get('end_time'))}",
+        f"replay    {_words(manifest.get('replay'))}",
     ]
-    lines += [f"  {str(a.get('sha256'))[:12]}  {a.get('size', '?'):>10}  {a.get('path')}"
-              for a in manifest.get('artifacts') or [] if isinstance(a, dict)]
-    return '\n'.join(lines)
+    if manifest.get('error'):
+        lines.append(f"error     {_cell(manifest.get('error'))}")
+    return '\n'.join(lines + _artifact_lines(manifest.get('artifacts')))

@@ -10,9 +10,14 @@ def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one
            network: bool = typer.Option(False, '--network',
                                         help='allow networking, for a run recorded with it')):
     """Replay a run exactly; REPRODUCED (exit 0) or DIVERGED (exit 4)."""
+    import math
     import sys
 
+    from repro.errors import ConfigError
     from repro.project import open_store
+    for name, value in (('--rtol', rtol), ('--atol', atol)):
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f'invalid {name} {value}: use a finite number >= 0')
     from repro.replay import replay as replay_run
     verdict = replay_run(open_store(), run, rtol=rtol, atol=atol, network=network,
                          progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)

@@ -3,10 +3,15 @@ from typing import List, Optional
 
 import typer
 
+# Checked here too, so a seed that numpy would wrap (2**32 is seed 0) is a
+# usage error before anything happens. repro.contract imports nothing.
+from repro.contract import MAX_SEED
+
 
 def run(launcher: str = typer.Argument(..., help='the launcher script'),
         args: Optional[List[str]] = typer.Argument(None, help='arguments after --'),
-        seed: int = typer.Option(0, help='experiment seed (REPRO_SEED in the container)'),
+        seed: int = typer.Option(0, min=0, max=MAX_SEED,
+                                 help='experiment seed (REPRO_SEED in the container)'),
         gpus: Optional[str] = typer.Option(None, help='"all" or device ids, e.g. "0,1"'),
         network: bool = typer.Option(False, '--network',
                                      help='allow networking (off by default)')):

@@ -34,6 +34,9 @@ def test_load_errors_reported_inside_the_stream_are_engine_errors(tmp_path):
 class CutContainer:
     id = 'c0ffee'
 
+    def start(self):
+        pass
+
     def logs(self, **kwargs):
         import requests
         yield b'started\n'
@@ -45,7 +48,7 @@ class CutContainer:
 
 
 class Containers:
-    def run(self, image, command, **kwargs):
+    def create(self, image, command, **kwargs):
         return CutContainer()
 
 
