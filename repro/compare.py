@@ -1,46 +1,33 @@
-"""Comparing two runs' outputs: the verdict of a replay (pure given files).
+"""Comparing two runs' outputs: the verdict of a replay.
 
-Files are paired by *structure*: digit runs in names (timestamps, pids) are
-wildcards, so ``events.out.tfevents.1795491604.repro.1.0`` pairs with the
-replay's file of the same shape. Then, by kind:
+Both directories were written by containers, so nothing here follows a
+link, opens a FIFO or device, or unpickles (see :mod:`repro.safefs`).
+Entries are paired by *structure*: digit runs in names (timestamps, pids)
+are wildcards, so ``events.out.tfevents.1795491604.repro.1.0`` pairs with
+the replay's file of the same shape. Then, by kind:
 
+- links: by target string; FIFOs, sockets, devices: by kind only;
 - ``*.csv``: value by value, row by row (tolerance with ``rtol``/``atol``);
 - TensorBoard event files: scalars by (tag, step);
-- ``*.pkl``: by content (arrays and tensors equal), loaded only after their
-  sha256 matched the manifest;
+- pickles: by content, but only through the injected ``content`` callable
+  (:func:`repro.contentcheck.in_image` unpickles inside the run's image);
 - logs and metadata with wall-clock times: listed, not compared;
 - anything else: by bytes.
 
 The first divergence names the file, the row/epoch or step, the metric and
 the two values.
 """
-import csv
-import dataclasses
-import math
-import os
 import re
 
+from repro import safefs
+from repro.errors import UntrustedFileError
+from repro.safefs import display
+from repro.tables import (Divergence, close, compare_csv, compare_events,  # noqa: F401
+                          compare_scalars, csv_rows, is_events, read_table)
+
 VOLATILE = re.compile(r'(^|/)(debug\.log|stdout\.log|metadata\.json)$|^manifest\.json$')
-
-
-@dataclasses.dataclass(frozen=True)
-class Divergence:
-    path: str
-    where: str = ''
-    metric: str = ''
-    original: object = None
-    replay: object = None
-
-    def __str__(self):
-        parts = [self.path]
-        if self.where:
-            parts.append(self.where)
-        if self.metric:
-            parts.append(f'metric {self.metric}')
-        text = ', '.join(parts)
-        if self.original is not None or self.replay is not None:
-            text += f': {self.original!r} != {self.replay!r}'
-        return text
+PICKLES = ('.pkl', '.pickle')
+CHUNK = 1 << 20
 
 
 def structure_key(path):
@@ -63,117 +50,106 @@ def pair_files(original, replay):
     return pairs, only_original, only_replay
 
 
-def close(a, b, rtol, atol):
-    """Exact equality, or within tolerance for numbers (NaN equals NaN)."""
-    if a == b:
-        return True
-    try:
-        x, y = float(a), float(b)
-    except (TypeError, ValueError):
-        return False
-    if math.isnan(x) and math.isnan(y):
-        return True
-    return (rtol or atol) and abs(x - y) <= atol + rtol * abs(y)
-
-
-def compare_csv(path, text_a, text_b, rtol=0.0, atol=0.0):
-    """First divergence between two CSV tables, or None."""
-    rows_a = list(csv.DictReader(text_a.splitlines()))
-    rows_b = list(csv.DictReader(text_b.splitlines()))
-    columns = sorted(set().union(*(r.keys() for r in rows_a + rows_b))) if rows_a or rows_b \
-        else []
-    for i, (ra, rb) in enumerate(zip(rows_a, rows_b)):
-        epoch = ra.get('Epoch') or ra.get('Iteration') or ra.get('epoch')
-        where = f'row {i}' + (f' (epoch {epoch})' if epoch not in (None, '') else '')
-        for column in columns:
-            va, vb = ra.get(column), rb.get(column)
-            if not close(va, vb, rtol, atol):
-                return Divergence(path, where, column, va, vb)
-    if len(rows_a) != len(rows_b):
-        return Divergence(path, 'row count', '', len(rows_a), len(rows_b))
-    return None
-
-
-def compare_scalars(path, scalars_a, scalars_b, rtol=0.0, atol=0.0):
-    """First divergence between {(tag, step): value} maps, in step order."""
-    keys = sorted(set(scalars_a) | set(scalars_b), key=lambda k: (k[1], k[0]))
-    for tag, step in keys:
-        va, vb = scalars_a.get((tag, step)), scalars_b.get((tag, step))
-        if va is None or vb is None or not close(va, vb, rtol, atol):
-            return Divergence(path, f'step {step}', tag, va, vb)
-    return None
-
-
-def read_scalars(path):
-    """{(tag, step): value} from a TensorBoard event file (our encoding)."""
-    from repro.log.tensorboard import read_events
-    return {(tag, step): value for step, tag, value in read_events(path)}
-
-
-def compare_snapshots(path, obj_a, obj_b):
-    from repro.content import first_difference
-    diff = first_difference(obj_a, obj_b)
-    return None if diff is None else Divergence(path, diff)
-
-
-def files_under(root):
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        out.extend(os.path.relpath(os.path.join(dirpath, f), root).replace(os.sep, '/')
-                   for f in sorted(filenames))
-    return sorted(out)
-
-
 def _kind_rank(path):
     """Metrics tables first, so the reported divergence is the most readable."""
     if path.endswith('.csv'):
         return 0
-    if '.tfevents.' in os.path.basename(path):
+    if is_events(path):
         return 1
-    return 2 if path.endswith('.pkl') else 3
+    return 2 if path.endswith(PICKLES) else 3
 
 
-def compare_outputs(dir_a, artifacts_a, dir_b, artifacts_b, rtol=0.0, atol=0.0):
-    """Compare two runs' files; returns (first divergence or None, report lines).
+def same_bytes(root_a, rel_a, root_b, rel_b):
+    """Whether two regular files hold equal bytes, read in chunks, stopping early."""
+    with safefs.open_regular(root_a, rel_a) as fa, safefs.open_regular(root_b, rel_b) as fb:
+        while True:
+            block = fa.read(CHUNK)
+            if block != fb.read(CHUNK):
+                return False
+            if not block:
+                return True
 
-    ``artifacts_*`` are the manifests' artifact lists: a pickle is unpickled
-    only if its sha256 is the one its manifest recorded.
+
+def compare_entries(root_a, ea, root_b, eb, rtol=0.0, atol=0.0):
+    """'identical', 'content' (pickles whose bytes differ), or a Divergence/None
+    with the report word, for one pair of walked entries."""
+    path = ea.rel
+    if ea.kind != eb.kind:
+        return Divergence(path, f'a {ea.kind} in the original, a {eb.kind} in the replay')
+    if ea.kind == 'link':
+        return 'identical' if ea.target == eb.target else \
+            Divergence(path, 'link targets differ', '', ea.target, eb.target)
+    if ea.kind != 'file':
+        return 'unread'
+    if VOLATILE.search(path):
+        return 'volatile'
+    if ea.size == eb.size and same_bytes(root_a, ea.rel, root_b, eb.rel):
+        return 'identical'
+    if path.endswith(PICKLES):
+        return 'content'
+    if path.endswith('.csv'):
+        try:
+            return compare_csv(path, safefs.read_text(root_a, ea.rel),
+                               safefs.read_text(root_b, eb.rel), rtol, atol)
+        except UntrustedFileError as exc:
+            return Divergence(path, f'bytes differ, not compared as a table ({exc})')
+    if is_events(path):
+        return compare_events(path, safefs.read_bytes(root_a, ea.rel, safefs.MAX_TABLE),
+                              safefs.read_bytes(root_b, eb.rel, safefs.MAX_TABLE), rtol, atol)
+    return Divergence(path, 'bytes differ')
+
+
+_WORDS = {'identical': 'identical', 'unread': 'not a regular file, not read',
+          'volatile': 'not compared (wall-clock content)'}
+
+
+def compare_outputs(dir_a, dir_b, rtol=0.0, atol=0.0, content=None):
+    """Compare two runs' directories; returns (first divergence or None, report lines).
+
+    ``content(pairs) -> {rel_a: difference text or None}`` is called once
+    with the (rel_a, rel_b) pickle pairs whose bytes differ; without it they
+    diverge, as unpickling on the host would run the container's code.
     """
-    import cloudpickle
-
-    from repro.manifest import sha256_file
-    recorded = ({a['path']: a['sha256'] for a in artifacts_a},
-                {a['path']: a['sha256'] for a in artifacts_b})
-    pairs, only_a, only_b = pair_files(files_under(dir_a), files_under(dir_b))
-    report, first = [], None
-    for path in only_a:
-        first = first or Divergence(path, 'missing from the replay')
-    for path in only_b:
-        first = first or Divergence(path, 'only in the replay')
-    for path_a, path_b in sorted(pairs, key=lambda p: (_kind_rank(p[0]), p[0])):
-        full_a, full_b = os.path.join(dir_a, path_a), os.path.join(dir_b, path_b)
-        if VOLATILE.search(path_a):
-            report.append(f'not compared (wall-clock content): {path_a}')
+    unreadable = []
+    walked = [{e.rel: e for e in safefs.walk(d, onerror=unreadable.append)}
+              for d in (dir_a, dir_b)]
+    pairs, only_a, only_b = pair_files(walked[0], walked[1])
+    results = [(path, Divergence(path, 'unreadable directory, not compared'))
+               for path in sorted(set(unreadable))]
+    results += [(path, Divergence(path, 'missing from the replay')) for path in only_a]
+    results += [(path, Divergence(path, 'only in the replay')) for path in only_b]
+    deferred = []
+    for rel_a, rel_b in sorted(pairs, key=lambda p: (_kind_rank(p[0]), p[0])):
+        try:
+            outcome = compare_entries(dir_a, walked[0][rel_a], dir_b, walked[1][rel_b],
+                                      rtol, atol)
+        except UntrustedFileError as exc:  # e.g. too large, or replaced by a link
+            outcome = Divergence(rel_a, f'not compared ({exc})')
+        if outcome == 'content':
+            deferred.append((rel_a, rel_b))
+        results.append((rel_a, outcome))
+    verdicts = content_verdicts(deferred, content)
+    first, report = None, []
+    for path, outcome in results:
+        outcome = verdicts.get(path, outcome)
+        if isinstance(outcome, str):
+            report.append(f'{_WORDS[outcome]}: {display(path)}')
             continue
-        with open(full_a, 'rb') as fa, open(full_b, 'rb') as fb:
-            bytes_a, bytes_b = fa.read(), fb.read()
-        if bytes_a == bytes_b:
-            report.append(f'identical: {path_a}')
-            continue
-        if path_a.endswith('.csv'):
-            diff = compare_csv(path_a, bytes_a.decode(), bytes_b.decode(), rtol, atol)
-        elif '.tfevents.' in os.path.basename(path_a):
-            diff = compare_scalars(path_a, read_scalars(full_a), read_scalars(full_b),
-                                   rtol, atol)
-        elif path_a.endswith('.pkl'):
-            for side, (rel, full) in enumerate(((path_a, full_a), (path_b, full_b))):
-                if recorded[side].get(rel) != sha256_file(full):
-                    raise ValueError(f'{rel}: hash does not match the manifest; not unpickling')
-            diff = compare_snapshots(path_a, cloudpickle.loads(bytes_a),
-                                     cloudpickle.loads(bytes_b))
-        else:
-            diff = Divergence(path_a, 'bytes differ')
-        report.append(f'{"equal content" if diff is None else "DIVERGED"}: {path_a}')
-        first = first or diff
+        report.append(f'{"equal content" if outcome is None else "DIVERGED"}: {display(path)}')
+        first = first or outcome
     return first, report
+
+
+def content_verdicts(pairs, content):
+    """{rel_a: Divergence or None} for pickle pairs whose bytes differ."""
+    if not pairs:
+        return {}
+    if content is None:
+        return {a: Divergence(a, 'bytes differ; content not compared on the host '
+                                 '(unpickling would run code from the run)') for a, _ in pairs}
+    found = content(pairs)
+    out = {}
+    for rel_a, _rel_b in pairs:
+        text = found.get(rel_a, 'content comparison gave no answer')
+        out[rel_a] = None if text is None else Divergence(rel_a, f'content: {text}')
+    return out

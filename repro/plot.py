@@ -4,24 +4,37 @@ The series come from each run's ``progress.csv`` (pure functions here); the
 x axis is ``TotalEnvSteps`` when recorded, else ``Epoch``. With several
 runs of the same launcher and arguments but different seeds, their mean and
 spread (± one standard deviation) are drawn as well.
-"""
-import csv
-import math
-import os
 
-from repro.compare import files_under
-from repro.errors import ConfigError
+A run directory was written by a container: ``progress.csv`` is read through
+:mod:`repro.safefs` (a link, FIFO or binary file is a one-line error, never
+followed, blocked on or decoded), and text from runs reaches matplotlib
+with ``$`` escaped, so it is never parsed as mathtext.
+"""
+import math
+
+from repro import safefs
+from repro.tables import read_table
+from repro.errors import ConfigError, UntrustedFileError
+from repro.safefs import display
 
 X_AXES = ('TotalEnvSteps', 'Epoch', 'Iteration')
 
 
 def progress_rows(run_dir):
     """Rows of the run's first progress.csv (sorted path), or []."""
-    for rel in files_under(run_dir):
-        if os.path.basename(rel) == 'progress.csv':
-            with open(os.path.join(run_dir, rel), newline='') as f:
-                return list(csv.DictReader(f))
+    for entry in safefs.walk(run_dir):
+        if entry.rel.rsplit('/', 1)[-1] != 'progress.csv':
+            continue
+        if entry.kind != 'file':
+            raise UntrustedFileError(f'{display(entry.rel)} is a {entry.kind}, not a regular '
+                                     'file; not read')
+        return read_table(run_dir, entry.rel)
     return []
+
+
+def label_text(text):
+    """Run-written text as a literal matplotlib label (pure)."""
+    return display(text).replace('$', r'\$')
 
 
 def series(rows, metric):
@@ -29,16 +42,17 @@ def series(rows, metric):
     if not rows:
         raise ConfigError('the run has no progress.csv to plot')
     if metric not in rows[0]:
-        raise ConfigError(f'metric {metric!r} not in progress.csv',
-                          'choose one of: ' + ', '.join(sorted(rows[0])))
+        raise ConfigError(f'metric {display(metric)!r} not in progress.csv',
+                          'choose one of: ' + ', '.join(display(k) for k in sorted(rows[0])))
     x_name = next((x for x in X_AXES if x in rows[0]), None)
     xs, ys = [], []
     for i, row in enumerate(rows):
-        try:
+        try:  # cells may be blank, missing (None) or not numbers
             y = float(row[metric])
+            x = float(row[x_name]) if x_name else float(i)
         except (TypeError, ValueError):
             continue
-        xs.append(float(row[x_name]) if x_name else float(i))
+        xs.append(x)
         ys.append(y)
     return x_name or 'row', xs, ys
 
@@ -56,7 +70,8 @@ def mean_and_std(curves):
 
 
 def group_key(manifest):
-    return (manifest.get('launcher'), tuple(manifest.get('args') or []))
+    """(launcher, args) as hashable text, whatever a forged manifest holds."""
+    return (str(manifest.get('launcher')), tuple(map(str, manifest.get('args') or [])))
 
 
 def plot_runs(store, manifests, metric, output):
@@ -68,7 +83,7 @@ def plot_runs(store, manifests, metric, output):
     x_name, groups = 'row', {}
     for manifest in manifests:
         x_name, xs, ys = series(progress_rows(store.run_dir(manifest['run_id'])), metric)
-        label = f'{manifest["run_id"]} (seed {manifest.get("seed")})'
+        label = label_text(f'{manifest["run_id"]} (seed {manifest.get("seed")})')
         if manifest.get('replay_of'):
             label += ' replay'
         ax.plot(xs, ys, linewidth=1, alpha=0.8, label=label)
@@ -81,13 +96,13 @@ def plot_runs(store, manifests, metric, output):
             means, stds = mean_and_std([ys for _, ys in members])
             xs, _ = mean_and_std([xs for xs, _ in members])
             ax.plot(xs, means, color='black', linewidth=2.5,
-                    label=f'{launcher}: mean of {len(members)} seeds')
+                    label=label_text(f'{launcher}: mean of {len(members)} seeds'))
             ax.fill_between(xs, [m - s for m, s in zip(means, stds)],
                             [m + s for m, s in zip(means, stds)], color='gray', alpha=0.25,
                             label='± 1 std')
     ax.set_xlabel(x_name)
-    ax.set_ylabel(metric)
-    ax.set_title(f'{metric} over {x_name}')
+    ax.set_ylabel(label_text(metric))
+    ax.set_title(label_text(f'{metric} over {x_name}'))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -211,6 +211,7 @@ def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None, engi
     new = load(store, new_id)
     dir_a, dir_b = store.run_dir(run_id), store.run_dir(new_id)
     divergence, report = compare_outputs(dir_a, dir_b, rtol, atol,
-                                         content=in_image(engine, image_id, dir_a, dir_b))
+                                         content=in_image(engine, image_id, dir_a, dir_b, src=src,
+                                                         launcher=manifest['launcher']))
     return Verdict(run_id, new_id, divergence is None, divergence, report,
                    numerics_differences(manifest, new), status)

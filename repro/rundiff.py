@@ -1,11 +1,17 @@
-"""``repro diff A B``: what differs between two runs, section by section."""
-import csv
-import difflib
-import os
+"""``repro diff A B``: what differs between two runs, section by section.
 
-from repro.compare import files_under, pair_files
+Run directories were written by containers (or forged): metrics are read
+through :mod:`repro.safefs` (no links, FIFOs or devices, size-capped, UTF-8
+only) and every name or value from them is printed through ``display``.
+"""
+import difflib
+
+from repro import safefs
+from repro.compare import pair_files
+from repro.tables import read_table
 from repro.errors import ReproError
 from repro.replay import host_differences
+from repro.safefs import display
 from repro.wheels import parse_lock
 
 
@@ -26,12 +32,12 @@ def code_changes(store, a, b, patch=False):
         if oid_a == oid_b:
             continue
         state = 'added' if oid_a is None else 'removed' if oid_b is None else 'modified'
-        lines.append(f'{state}: {path}')
+        lines.append(f'{state}: {display(path)}')
         if patch and state == 'modified':
             old = store.read_object(oid_a).decode('utf-8', 'replace').splitlines(True)
             new = store.read_object(oid_b).decode('utf-8', 'replace').splitlines(True)
             lines.extend(ln.rstrip('\n') for ln in difflib.unified_diff(
-                old, new, f'a/{path}', f'b/{path}'))
+                old, new, f'a/{display(path)}', f'b/{display(path)}'))
     return lines
 
 
@@ -64,29 +70,43 @@ def dict_changes(a, b, keys=None):
 
 
 def final_metrics(run_dir):
-    """{csv path: last row} for every progress CSV of a run."""
-    out = {}
-    for rel in files_under(run_dir):
-        if rel.endswith('.csv'):
-            with open(os.path.join(run_dir, rel), newline='') as f:
-                rows = list(csv.DictReader(f))
-            if rows:
-                out[rel] = rows[-1]
-    return out
+    """({csv path: last row} for every progress CSV of a run, [notes on those skipped])."""
+    out, notes = {}, []
+    for entry in safefs.walk(run_dir):
+        if not entry.rel.endswith('.csv'):
+            continue
+        if entry.kind != 'file':
+            notes.append(f'skipped {display(entry.rel)}: a {entry.kind}, not read')
+            continue
+        try:
+            rows = read_table(run_dir, entry.rel)
+        except ReproError as exc:
+            notes.append(f'skipped: {exc}')
+            continue
+        if rows:
+            out[entry.rel] = {k: _cell(v) for k, v in rows[-1].items()}
+    return out, notes
+
+
+def _cell(value):
+    """A CSV cell as one printable string (missing cells are None, extras a list)."""
+    return '-' if value is None else display(','.join(value) if isinstance(value, list)
+                                             else value)
 
 
 def metrics_side_by_side(store, a, b):
-    ma = final_metrics(store.run_dir(a['run_id']))
-    mb = final_metrics(store.run_dir(b['run_id']))
+    ma, notes_a = final_metrics(store.run_dir(a['run_id']))
+    mb, notes_b = final_metrics(store.run_dir(b['run_id']))
     pairs, _, _ = pair_files(ma, mb)
-    lines = []
+    lines = [f'a: {n}' for n in notes_a] + [f'b: {n}' for n in notes_b]
     for path_a, path_b in pairs:
-        lines.append(f'{path_a} (final row)')
+        lines.append(f'{display(path_a)} (final row)')
         ra, rb = ma[path_a], mb[path_b]
-        width = max((len(k) for k in ra.keys() | rb.keys()), default=0)
+        width = max((len(display(k)) for k in ra.keys() | rb.keys()), default=0)
         for key in sorted(ra.keys() | rb.keys()):
             mark = '' if ra.get(key) == rb.get(key) else '  *'
-            lines.append(f'  {key:<{width}}  {ra.get(key, "-"):>20}  {rb.get(key, "-"):>20}{mark}')
+            lines.append(f'  {display(key):<{width}}  {ra.get(key, "-"):>20}  '
+                         f'{rb.get(key, "-"):>20}{mark}')
     return lines
 
 

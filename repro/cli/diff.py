@@ -6,11 +6,13 @@ def diff(a: str = typer.Argument(..., help='first run (id or unique prefix)'),
          b: str = typer.Argument(..., help='second run (id or unique prefix)'),
          patch: bool = typer.Option(False, '--patch', help='unified diff of changed files')):
     """Show what differs between two runs."""
+    from repro.manifest_loader import load
     from repro.project import open_store
     from repro.rundiff import diff_runs
+    from repro.safefs import display
     store = open_store()
-    ma, mb = (store.read_manifest(store.resolve(ref)) for ref in (a, b))
-    typer.echo(f'a: {ma["run_id"]}\nb: {mb["run_id"]}')
+    ma, mb = (load(store, store.resolve(ref)) for ref in (a, b))
+    typer.echo(f'a: {display(ma["run_id"])}\nb: {display(mb["run_id"])}')
     for title, lines in diff_runs(store, ma, mb, patch=patch):
         typer.echo(f'\n## {title}')
         typer.echo('\n'.join(lines) if lines else '(same)')

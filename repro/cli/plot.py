@@ -11,9 +11,10 @@ def plot(runs: List[str] = typer.Argument(..., help='run ids or unique prefixes'
     """Overlay the runs' learning curves (mean and spread across seeds)."""
     check_output(output)
     from repro.plot import plot_runs
+    from repro.manifest_loader import load
     from repro.project import open_store
     store = open_store()
-    manifests = [store.read_manifest(store.resolve(ref)) for ref in runs]
+    manifests = [load(store, store.resolve(ref)) for ref in runs]
     typer.echo(plot_runs(store, manifests, metric, output))
 
 

@@ -151,12 +151,17 @@ class TensorBoardOutput(LogOutput):
 def _read_varint(data, i):
     shift = result = 0
     while True:
+        if i >= len(data) or shift > 63:
+            raise ValueError('truncated or overlong varint')
         byte = data[i]
         i += 1
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
             return result, i
         shift += 7
+
+
+_FIXED = {1: 8, 5: 4}
 
 
 def _fields(data):
@@ -167,16 +172,59 @@ def _fields(data):
         number, wire = key >> 3, key & 7
         if wire == 0:
             value, i = _read_varint(data, i)
-        elif wire == 1:
-            value, i = data[i:i + 8], i + 8
         elif wire == 2:
             length, i = _read_varint(data, i)
             value, i = data[i:i + length], i + length
-        elif wire == 5:
-            value, i = data[i:i + 4], i + 4
+        elif wire in _FIXED:
+            value, i = data[i:i + _FIXED[wire]], i + _FIXED[wire]
         else:
             raise ValueError(f'unsupported protobuf wire type {wire}')
+        if i > len(data):
+            raise ValueError('truncated protobuf field')
         yield number, wire, value
+
+
+def _scalars(payload):
+    """(step, tag, value) of the ``simple_value`` scalars of one Event."""
+    step, out = 0, []
+    for number, wire, value in _fields(payload):
+        if number == 2 and wire == 0:
+            step = value - (1 << 64) if value >= 1 << 63 else value
+        elif number == 5 and wire == 2:
+            for _n, _w, summary_value in (f for f in _fields(value) if f[:2] == (1, 2)):
+                fields = {(n, w): v for n, w, v in _fields(summary_value)}
+                if (1, 2) in fields and (2, 5) in fields:
+                    out.append((fields[1, 2].decode('utf-8'),
+                                struct.unpack('<f', fields[2, 5])[0]))
+    return [(step, tag, value) for tag, value in out]
+
+
+def parse_events(data):
+    """(step, tag, value) of every scalar in event-file bytes, in file order.
+
+    The bytes may come from a container, so anything malformed (a bad CRC, a
+    truncated record, a wrong wire type, a tag that is not UTF-8) is a
+    one-line ``ValueError`` naming the byte offset, never another exception.
+    """
+    i, out = 0, []
+    while i < len(data):
+        if i + 12 > len(data):
+            raise ValueError(f'truncated record header at byte {i}')
+        header = data[i:i + 8]
+        (length,) = struct.unpack('<Q', header)
+        if struct.unpack('<I', data[i + 8:i + 12])[0] != _masked_crc(header):
+            raise ValueError(f'corrupt record header at byte {i}')
+        if i + 16 + length > len(data):
+            raise ValueError(f'truncated record at byte {i}')
+        payload = data[i + 12:i + 12 + length]
+        if struct.unpack('<I', data[i + 12 + length:i + 16 + length])[0] != _masked_crc(payload):
+            raise ValueError(f'corrupt record at byte {i}')
+        try:
+            out.extend(_scalars(payload))
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise ValueError(f'malformed event at byte {i}: {exc}') from None
+        i += 16 + length
+    return out
 
 
 def read_events(path):
@@ -184,26 +232,12 @@ def read_events(path):
 
     Reads ``simple_value`` scalars, which is what repro and
     ``torch.utils.tensorboard`` write; records are checked by their CRCs.
+    For a file a container wrote, read its bytes with :mod:`repro.safefs`
+    and call :func:`parse_events`.
     """
     with open(path, 'rb') as f:
         data = f.read()
-    i, out = 0, []
-    while i + 12 <= len(data):
-        header = data[i:i + 8]
-        (length,) = struct.unpack('<Q', header)
-        if struct.unpack('<I', data[i + 8:i + 12])[0] != _masked_crc(header):
-            raise ValueError(f'{path}: corrupt record header at byte {i}')
-        payload = data[i + 12:i + 12 + length]
-        if struct.unpack('<I', data[i + 12 + length:i + 16 + length])[0] != _masked_crc(payload):
-            raise ValueError(f'{path}: corrupt record at byte {i}')
-        i += 16 + length
-        step = 0
-        for number, _wire, value in _fields(payload):
-            if number == 2:
-                step = value - (1 << 64) if value >= 1 << 63 else value
-            elif number == 5:
-                for _n, _w, summary_value in (f for f in _fields(value) if f[0] == 1):
-                    fields = {n: v for n, _w2, v in _fields(summary_value)}
-                    if 1 in fields and 2 in fields:
-                        out.append((step, fields[1].decode(), struct.unpack('<f', fields[2])[0]))
-    return out
+    try:
+        return parse_events(data)
+    except ValueError as exc:
+        raise ValueError(f'{path}: {exc}') from None

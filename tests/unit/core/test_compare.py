@@ -4,8 +4,7 @@ import pytest
 
 from repro.compare import compare_csv, compare_outputs, compare_scalars, pair_files
 from repro.log import Logger, TabularInput, TensorBoardOutput
-from repro.log.tensorboard import read_events
-from repro.manifest import artifacts
+from repro.log.tensorboard import encode_event, parse_events, read_events, tfrecord
 
 
 def test_pairing_by_structure():
@@ -58,7 +57,7 @@ def test_outputs_reproduced_even_with_timestamped_names(tmp_path):
     a, b = tmp_path / 'a', tmp_path / 'b'
     write_run(a, [1.0, 2.0], 'tb/run-1795491604')
     write_run(b, [1.0, 2.0], 'tb/run-1795499999')
-    first, report = compare_outputs(str(a), artifacts(str(a)), str(b), artifacts(str(b)))
+    first, report = compare_outputs(str(a), str(b))
     assert first is None, first
     assert any('not compared' in line and 'debug.log' in line for line in report)
 
@@ -67,23 +66,60 @@ def test_outputs_diverged_reports_the_first_difference(tmp_path):
     a, b = tmp_path / 'a', tmp_path / 'b'
     write_run(a, [1.0, 2.0, 3.0])
     write_run(b, [1.0, 2.0, 3.5])
-    first, _ = compare_outputs(str(a), artifacts(str(a)), str(b), artifacts(str(b)))
+    first, _ = compare_outputs(str(a), str(b))
     assert first.path == 'progress.csv' and first.metric == 'Return'
     assert 'epoch 2' in first.where
 
 
-def test_pickles_are_loaded_only_when_their_hash_matches(tmp_path):
-    import cloudpickle
+def test_pickles_are_compared_by_bytes_on_the_host_and_by_content_only_when_injected(
+        tmp_path):
+    import pickle
     a, b = tmp_path / 'a', tmp_path / 'b'
     for root, value in ((a, 1), (b, 2)):
         root.mkdir()
-        (root / 'params.pkl').write_bytes(cloudpickle.dumps({'w': value}))
-    arts_a, arts_b = artifacts(str(a)), artifacts(str(b))
-    first, _ = compare_outputs(str(a), arts_a, str(b), arts_b)
-    assert first.path == 'params.pkl' and "['w']" in first.where
-    (b / 'params.pkl').write_bytes(cloudpickle.dumps({'w': 3}))  # not what was recorded
-    with pytest.raises(ValueError, match='not unpickling'):
-        compare_outputs(str(a), arts_a, str(b), arts_b)
+        (root / 'params.pkl').write_bytes(pickle.dumps({'w': value}))
+        (root / 'same.pkl').write_bytes(pickle.dumps('same'))
+    first, report = compare_outputs(str(a), str(b))
+    assert first.path == 'params.pkl' and 'not compared on the host' in first.where
+    assert 'identical: same.pkl' in report
+    calls = []
+
+    def content(pairs):
+        calls.append(pairs)
+        return {'params.pkl': "$['w']: 1 != 2"}
+    first, report = compare_outputs(str(a), str(b), content=content)
+    assert calls == [[('params.pkl', 'params.pkl')]]  # once, only pairs whose bytes differ
+    assert str(first) == "params.pkl, content: $['w']: 1 != 2"
+    first, report = compare_outputs(str(a), str(b), content=lambda pairs: {'params.pkl': None})
+    assert first is None and 'equal content: params.pkl' in report
+
+
+def test_a_csv_divergence_is_reported_before_a_pickle_one(tmp_path):
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    write_run(a, [1.0, 2.0])
+    write_run(b, [1.0, 2.5])
+    (a / 'params.pkl').write_bytes(b'1')
+    (b / 'params.pkl').write_bytes(b'2')
+    first, _ = compare_outputs(str(a), str(b), content=lambda pairs: {'params.pkl': 'x'})
+    assert first.path == 'progress.csv'
+
+
+def test_csv_with_ragged_rows_or_huge_cells_diverges_without_raising():
+    diff = compare_csv('p.csv', 'a,b\n1,2\n', 'a,b\n1,2,3\n')
+    assert diff.metric == '(extra)'
+    assert compare_csv('p.csv', 'a,b\n1\n', 'a,b\n1,2\n').metric == 'b'
+    huge = 'a\n' + 'x' * 200_000 + '\n'  # over csv's field size limit
+    assert 'not a readable CSV' in compare_csv('p.csv', 'a\n1\n', huge).where
+
+
+def test_event_parser_refuses_malformed_files_with_value_errors_only():
+    good = tfrecord(encode_event(1.0, 3, scalars={'loss': 0.5}))
+    assert parse_events(good) == [(3, 'loss', 0.5)]
+    bad_tag = tfrecord(encode_event(1.0, 3, scalars={'\xff': 0.5}).replace(b'\xc3\xbf', b'\xff\xfe'))
+    for data in (good[:-3], good[:10], good + b'\0', b'\xff' * 40, bad_tag,
+                 tfrecord(b'\x2a\x05\x0a\x03\x0a\x01'), tfrecord(b'\xff' * 20)):
+        with pytest.raises(ValueError):
+            parse_events(data)
 
 
 def test_event_reader_reads_torch_summary_writer_files(tmp_path):

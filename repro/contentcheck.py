@@ -1,0 +1,173 @@
+"""Content comparison of pickles, inside the run's image, never on the host.
+
+Unpickling runs whatever code the pickle names, and a run's pickles were
+written by its launcher. So the host compares pickles by bytes only and,
+when the bytes differ, runs ``python -m repro.contentcheck`` in one
+container of the run's image: no network, read-only root, the two run
+directories mounted read-only, the user's uid. There, each pair is unpickled
+with cloudpickle and compared with :func:`repro.content.first_difference`.
+
+The container's output is untrusted too: code in a pickle may print
+anything, so the host accepts only a size-capped, strict JSON object on the
+marker's line, whose keys are exactly the paths it asked about. A pickle
+that runs code can at worst lie about its own comparison.
+
+Inside the image this module imports only numpy, cloudpickle and repro's
+library modules (the image holds the user's chosen packages).
+"""
+import contextlib
+import json
+import os
+import posixpath
+import sys
+import threading
+
+from repro import contract, safefs
+from repro.errors import ReplayError, ReproError
+
+MARKER = 'repro-contentcheck-result-v1'
+MOUNT_A, MOUNT_B = '/compare/a', '/compare/b'
+MAX_OUTPUT = 4 << 20  # bytes of container output kept: far above any real answer
+MAX_TEXT = 1000       # characters of one difference text kept
+TIMEOUT = 600         # seconds: loading and walking even large checkpoints
+
+
+def compare_pair(root_a, root_b, rel_a, rel_b):
+    """The first content difference of two pickles, or None (runs in the image)."""
+    import cloudpickle
+
+    from repro.content import first_difference
+    loaded = []
+    for side, root, rel in (('original', root_a, rel_a), ('replay', root_b, rel_b)):
+        try:
+            with safefs.open_regular(root, safefs.check_relative(rel)) as f:
+                loaded.append(cloudpickle.load(f))
+        except BaseException as exc:  # anything a pickle raises, SystemExit too: report
+            return f'cannot unpickle the {side}: {type(exc).__name__}: {exc}'
+    try:
+        return first_difference(*loaded)
+    except BaseException as exc:
+        return f'cannot compare: {type(exc).__name__}: {exc}'
+
+
+def main(argv):
+    """``ROOT_A ROOT_B PAIRS_JSON``: print one line, the marker and {rel_a: diff or null}."""
+    root_a, root_b, pairs = argv[0], argv[1], json.loads(argv[2])
+    out = sys.stdout
+    sys.stdout = sys.stderr  # what unpickled code prints stays off the answer line
+    result = {a: _cut(compare_pair(root_a, root_b, a, b)) for a, b in pairs}
+    out.write(f'\n{MARKER} {json.dumps(result, ensure_ascii=True)}\n')
+    out.flush()
+
+
+def _cut(text):
+    return text if text is None or len(text) <= MAX_TEXT else text[:MAX_TEXT] + '...'
+
+
+def parse_result(output, asked):
+    """{rel_a: text or None} from the container's output bytes, or ReplayError.
+
+    The answer is the last line that starts with the marker: one line, so
+    stderr interleaved by the engine's log cannot split it.
+    """
+    lines = output.decode('utf-8', 'replace').splitlines()
+    answers = [ln[len(MARKER) + 1:] for ln in lines if ln.startswith(MARKER + ' ')]
+    if not answers:
+        last = next((ln.strip() for ln in reversed(lines) if ln.strip()), '(no output)')
+        raise ReplayError('content comparison in the run image gave no answer: '
+                          f'{safefs.display(last[:200])}')
+    try:
+        result = json.loads(answers[-1], parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise ReplayError('content comparison in the run image answered with invalid '
+                          'JSON') from None
+    if not isinstance(result, dict) or set(result) != set(asked) or not all(
+            v is None or isinstance(v, str) for v in result.values()):
+        raise ReplayError('content comparison in the run image answered for other files '
+                          'than asked, or not with text')
+    return {k: _cut(v) for k, v in result.items()}
+
+
+def _no_constant(name):
+    raise ValueError(name)
+
+
+def in_image(engine, image_id, dir_a, dir_b, src=None, launcher=None, timeout=TIMEOUT):
+    """A ``content`` callable for :func:`repro.compare.compare_outputs` that
+    compares pickle pairs in one container of ``image_id``.
+
+    ``src`` (the exported source snapshot) is mounted read-only where the
+    run saw it, with the launcher's directory on ``sys.path`` as in the run,
+    so pickles naming classes from the project's modules can be loaded.
+    """
+    mounts = [(os.path.abspath(dir_a), MOUNT_A, 'ro'), (os.path.abspath(dir_b), MOUNT_B, 'ro')]
+    env = {}
+    if src is not None:
+        mounts.append((os.path.abspath(src), contract.SRC, 'ro'))
+        where = f'{contract.SRC}/{safefs.check_relative(launcher)}' if launcher else None
+        env['PYTHONPATH'] = posixpath.dirname(where) if where else contract.SRC
+
+    def content(pairs):
+        pairs = [(safefs.check_relative(a), safefs.check_relative(b)) for a, b in pairs]
+        command = ['python', '-m', 'repro.contentcheck', MOUNT_A, MOUNT_B,
+                   json.dumps(pairs, ensure_ascii=True)]
+        code, output = run_confined(engine, image_id, command, timeout, env=env,
+                                    mounts=mounts)
+        if code != 0:
+            tail = output.decode('utf-8', 'replace').strip().splitlines()[-1:] or ['(none)']
+            raise ReplayError(f'content comparison in the run image failed (exit {code}): '
+                              f'{safefs.display(tail[0][:200])}')
+        return parse_result(output, [a for a, _ in pairs])
+    return content
+
+
+def run_confined(engine, image_id, command, timeout, **kwargs):
+    """(exit code, output bytes) of a container with no network, a read-only
+    root and the user's uid, stopped after ``timeout`` seconds (a pickle can
+    sleep forever) or once it prints more than MAX_OUTPUT bytes."""
+    output, timers, fired = Capped(MAX_OUTPUT), [], []
+
+    def stop(container_id):
+        fired.append(container_id)
+        with contextlib.suppress(Exception):  # gone already: never a thread traceback
+            engine.stop_container(container_id)
+
+    def on_start(container_id):
+        timers.append(threading.Timer(timeout, stop, [container_id]))
+        timers[-1].start()
+    try:
+        code, _ = engine.run(image_id, command, network=False, read_only_root=True,
+                             user=f'{os.getuid()}:{os.getgid()}', on_output=output,
+                             on_start=on_start, labels={'org.repro.compare': '1'}, **kwargs)
+    except ReproError:
+        if not fired:
+            raise
+    finally:
+        for timer in timers:
+            timer.cancel()
+    if fired:
+        raise ReplayError(f'content comparison in the run image took more than {timeout} s; '
+                          'stopped')
+    return code, output.data()
+
+
+class Capped:
+    """An ``on_output`` that keeps at most ``limit`` bytes; raising beyond it
+    stops the container (the engine removes it whatever is raised)."""
+
+    def __init__(self, limit):
+        self.limit, self.chunks, self.size = limit, [], 0
+
+    def __call__(self, chunk):
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise ReplayError('content comparison in the run image printed more than '
+                              f'{self.limit} bytes; stopped')
+        self.chunks.append(chunk)
+
+    def data(self):
+        return b''.join(self.chunks)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
