@@ -11,14 +11,18 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
 import urllib.parse
 
 from repro.errors import SourceError
+from repro.safefs import display
 
 EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
+LARGE = 100 << 20     # files above this are named in a warning, left out of the diff
+IN_MEMORY = 8 << 20   # files up to this are read whole (one read); larger ones stream
 CAT_FILE = ['git', 'cat-file', '--batch']  # a test swaps in a failing one
 
 
@@ -27,9 +31,11 @@ def strip_credentials(url):
     if not url:
         return url
     if '://' not in url:
-        # scp-like user@host:path: drop a user part that carries a secret
-        user, at, rest = url.rpartition('@')
-        return rest if at and ':' in user else url
+        # scp-like [user[:password]@]host:path: the user part ends at the last
+        # '@' before the host's ':'. Only git's conventional user stays.
+        colon = url.rfind(':')
+        user, at, host = url[:max(colon, 0)].rpartition('@')
+        return host + url[colon:] if at and user != 'git' else url
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ''
     if ':' in host:  # IPv6 literal
@@ -50,6 +56,7 @@ class SourceSnapshot:
     diff: bytes
     files: list
     new_bytes: int
+    warnings: list = dataclasses.field(default_factory=list)  # one line each
 
     @property
     def diff_sha256(self):
@@ -95,9 +102,12 @@ def _remote(repo):
 
 
 def _index_entries(repo, env):
-    out = repo.git.ls_files('-s', '-z', env=env, strip_newline_in_stdout=False)
+    """[(path, mode, oid)] of the index; names that are not UTF-8 keep their
+    bytes as surrogate escapes (``os.fsdecode``), so nothing crashes on them."""
+    out = repo.git.ls_files('-s', '-z', env=env, stdout_as_string=False,
+                            strip_newline_in_stdout=False)
     files = []
-    for record in out.split('\0'):
+    for record in out.decode('utf-8', 'surrogateescape').split('\0'):  # = os.fsdecode
         if record:
             meta, path = record.split('\t', 1)
             mode, oid, _stage = meta.split()
@@ -106,36 +116,59 @@ def _index_entries(repo, env):
 
 
 def _blobs(root, missing):
-    """Yield (oid, bytes) for ``missing`` {oid: path}, checked against the id.
+    """Yield (oid, data) for ``missing`` {oid: path}, checked against the id.
 
     Regular files are read from the working tree (page-cached, no inflate)
     and kept only if their git blob id matches; anything else (links, files
     changed since ``git add``, clean/smudge filters) comes from git's
-    object database.
+    object database. Files over IN_MEMORY stream as (size, chunks).
     """
     from_git = []
     for oid, path in missing.items():
-        full = os.path.join(root, path)
-        data = None
-        if not os.path.islink(full):
-            try:
-                with open(full, 'rb') as f:
-                    data = f.read()
-            except OSError:
-                pass
-        if data is not None and blob_id(data) == oid:
-            yield oid, data
-        else:
+        try:
+            f = open(os.path.join(root, path), 'rb',  # noqa: SIM115 (closed below)
+                     opener=lambda p, fl: os.open(p, fl | os.O_NOFOLLOW | os.O_NONBLOCK))
+        except OSError:  # a link (ELOOP), or gone: git has it
             from_git.append(oid)
+            continue
+        size = os.fstat(f.fileno()).st_size
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            f.close()
+            from_git.append(oid)
+        elif size <= IN_MEMORY:
+            with f:
+                data = f.read()
+            if blob_id(data) == oid:
+                yield oid, data
+            else:
+                from_git.append(oid)
+        else:
+            yield oid, (size, _streamed(f, oid, size, from_git))
     if from_git:
         yield from _read_blobs(root, from_git)
 
 
+def _streamed(f, oid, size, from_git):
+    """Chunks of a large file; if they do not hash to ``oid`` the pack
+    leaves them out (SkipBlob) and git supplies the blob instead."""
+    from repro.packs import CHUNK, SkipBlob
+    digest, left = hashlib.sha1(b'blob %d\0' % size), size
+    with f:
+        while left and (block := f.read(min(CHUNK, left))):
+            digest.update(block)
+            left -= len(block)
+            yield block
+        if left or f.read(1) or digest.hexdigest() != oid:
+            from_git.append(oid)
+            raise SkipBlob(oid)
+
+
 def _read_blobs(root, oids):
-    """Yield (oid, bytes) for ``oids`` from one ``git cat-file --batch``.
+    """Yield (oid, (size, chunks)) for ``oids`` from one ``git cat-file --batch``.
 
     One process for all blobs: GitPython's per-object round trips cost
-    more than git's own decompression on a 10,000-file tree.
+    more than git's own decompression on a 10,000-file tree. Each blob's
+    chunks must be consumed (or are skipped) before the next is read.
     """
     proc = subprocess.Popen(CAT_FILE, cwd=root,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -155,16 +188,27 @@ def _read_blobs(root, oids):
             if len(header) != 3 or header[0].decode() != oid:
                 raise SourceError(f'git could not read blob {oid} of the snapshot')
             size = int(header[2])
-            data = proc.stdout.read(size)
+            chunks = _from_git(proc.stdout, oid, size)
+            yield oid, (size, chunks)
+            for _ in chunks:  # not consumed (already stored): skip its bytes
+                pass
             proc.stdout.read(1)  # the newline after each object
-            if len(data) != size or blob_id(data) != oid:
-                raise SourceError(f'git returned a damaged or short blob {oid}')
-            yield oid, data
     finally:
         proc.stdout.close()
         proc.kill()
         proc.wait()
         feeder.join()
+
+
+def _from_git(stream, oid, size):
+    from repro.packs import CHUNK
+    digest, left = hashlib.sha1(b'blob %d\0' % size), size
+    while left and (block := stream.read(min(CHUNK, left))):
+        digest.update(block)
+        left -= len(block)
+        yield block
+    if left or digest.hexdigest() != oid:
+        raise SourceError(f'git returned a damaged or short blob {oid}')
 
 
 def snapshot_source(path, store):
@@ -176,6 +220,10 @@ def snapshot_source(path, store):
     except git.GitCommandError as exc:
         raise SourceError('git failed while snapshotting the source: '
                           + git_error_line(exc.stderr, exc.status)) from None
+    except subprocess.CalledProcessError as exc:
+        raise SourceError('git failed while snapshotting the source: '
+                          + git_error_line(os.fsdecode(exc.stderr or b''), exc.returncode)) \
+            from None
     except OSError as exc:  # e.g. git not on PATH, or unreadable files
         raise SourceError(f'cannot snapshot the source: {exc.strerror or exc}') from None
 
@@ -202,15 +250,50 @@ def _snapshot(repo, store):
         repo.git.add('-A', '--', '.', env=env)
         tree = repo.git.write_tree(env=env)
         files = _index_entries(repo, env)
-    missing = {oid: path for path, mode, oid in files  # submodules: not stored
-               if mode != '160000' and not store.has_object(oid)}
+    _refuse_submodules(files)
+    paths = {oid: path for path, _mode, oid in files}
+    missing = {oid: path for oid, path in paths.items() if not store.has_object(oid)}
     new_bytes = store.put_pack(_blobs(root, missing)) if missing else 0
     store.put_tree(tree, files)
-    diff = repo.git.diff('--binary', '--no-color', '--no-ext-diff', head_tree, tree,
-                         stdout_as_string=False)
+    # A blob found damaged later in this process is stored again from here.
+    store.blob_sources.append(lambda oids: _blobs(root, {o: paths[o] for o in oids
+                                                         if o in paths}))
+    sizes = store._packed()
+    large = [(path, sizes[oid][2]) for path, mode, oid in files
+             if oid in sizes and sizes[oid][2] > LARGE and mode != '120000']
+    warnings = [f'{display(path)} is {size / 2**20:,.0f} MB; it is kept in the run store '
+                'and left out of the source diff' for path, size in large]
     return SourceSnapshot(root=root, commit=commit, branch=_branch(repo),
                           remote=_remote(repo), dirty=tree != head_tree, tree=tree,
-                          diff=diff, files=files, new_bytes=new_bytes)
+                          diff=_diff(root, head_tree, tree, [p for p, _ in large]),
+                          files=files, new_bytes=new_bytes, warnings=warnings)
+
+
+def _refuse_submodules(files):
+    """Submodules' contents are not snapshotted: stop, never run without them."""
+    subs = [path for path, mode, _oid in files if mode == '160000']
+    if subs:
+        shown = ', '.join(display(p) for p in subs[:5]) + (', …' if len(subs) > 5 else '')
+        raise SourceError(f'the source tree has submodules or nested git repositories '
+                          f'({shown}), which repro does not snapshot yet',
+                          'vendor them (copy their files in) or remove them')
+
+
+def _diff(root, head_tree, tree, large):
+    """``git diff --binary`` from HEAD to the snapshot. Files over LARGE get
+    git's one-line "Binary files differ" instead of their content, which
+    would sit in memory and in the run directory twice."""
+    def git_diff(option, pathspecs):
+        return subprocess.run(['git', '-c', f'core.bigFileThreshold={LARGE}', 'diff',
+                               '--no-color', '--no-ext-diff', option, head_tree, tree, '--',
+                               *[os.fsencode(p) for p in pathspecs]],
+                              cwd=root, capture_output=True, check=True).stdout
+    if head_tree == tree:
+        return b''
+    if not large:
+        return git_diff('--binary', [])
+    return git_diff('--binary', [':(top,exclude,literal)' + p for p in large]) + \
+        git_diff('--full-index', [':(top,literal)' + p for p in large])
 
 
 def blob_id(data):
@@ -222,41 +305,30 @@ def tree_id(files):
     """git's id of the tree holding ``files`` [(path, mode, oid)] (pure)."""
     root = {}
     for path, mode, oid in files:
-        *dirs, name = path.split('/')
+        *dirs, name = os.fsencode(path).split(b'/')
         node = root
         for d in dirs:
-            node = node.setdefault(d + '/', {})
+            node = node.setdefault(d + b'/', {})
         node[name] = (mode, oid)
 
     def write(node):
         entries = []
         for key, value in node.items():
             if isinstance(value, dict):
-                entries.append((key, b'40000 ' + key[:-1].encode() + b'\0'
+                entries.append((key, b'40000 ' + key[:-1] + b'\0'
                                 + bytes.fromhex(write(value))))
             else:
                 mode, oid = value
-                entries.append((key, mode.lstrip('0').encode() + b' ' + key.encode() + b'\0'
+                entries.append((key, mode.lstrip('0').encode() + b' ' + key + b'\0'
                                 + bytes.fromhex(oid)))
-        body = b''.join(e for _, e in sorted(entries, key=lambda e: e[0].encode()))
+        body = b''.join(e for _, e in sorted(entries))
         return hashlib.sha1(b'tree %d\0' % len(body) + body).hexdigest()
     return write(root)
 
 
 def export_tree(store, files, dest):
-    """Write snapshot ``files`` from the store into ``dest`` (for a container)."""
-    for path, mode, oid in files:
-        target = os.path.join(dest, path)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        if mode == '160000':
-            continue
-        data = store.read_object(oid)
-        if blob_id(data) != oid:  # never run from a damaged store
-            raise SourceError(f'source file {path} in the run store does not match its '
-                              'git id', 'the store is damaged; snapshot again')
-        if mode == '120000':
-            os.symlink(data.decode(), target)
-            continue
-        with open(target, 'wb') as f:
-            f.write(data)
-        os.chmod(target, 0o755 if mode == '100755' else 0o644)
+    """Write snapshot ``files`` from the store into the empty folder ``dest``
+    (checked first, never through a link: see :mod:`repro.treesafe`)."""
+    from repro.treesafe import export
+    os.makedirs(dest, exist_ok=True)
+    export(store, files, dest)

@@ -32,24 +32,25 @@ class Verdict:
 
 def check_inputs(store, manifest):
     """Source files, lock and Dockerfile as recorded; ReplayError naming the file."""
-    from repro.gitsource import blob_id, tree_id
+    from repro.safefs import display
     tree = manifest['git']['tree']
     try:
-        files = store.get_tree(tree)
-    except StoreError:
-        raise ReplayError(f'the source snapshot {tree[:12]} of run {manifest["run_id"]} '
-                          'was deleted from the store') from None
+        files = store.get_tree(tree)  # checked against the tree id and the path rules
+    except StoreError as exc:
+        raise ReplayError(f'cannot replay run {manifest["run_id"]}: {exc.message}') from None
     for path, mode, oid in files:
         if mode == '160000':
             continue
         try:
-            data = store.read_object(oid)
+            for _chunk in store.object_chunks(oid):  # checked against its id as read
+                pass
         except FileNotFoundError:
-            raise ReplayError(f'source file {path} is missing from the store') from None
-        if blob_id(data) != oid:
-            raise ReplayError(f'source file {path} in the store does not match its hash')
-    if tree_id(files) != tree:
-        raise ReplayError(f'the stored file list does not match source tree {tree[:12]}')
+            raise ReplayError(f'source file {display(path)} is missing from the store') \
+                from None
+        except StoreError:
+            raise ReplayError(f'source file {display(path)} in the store does not match '
+                              'its hash', 'it was dropped; snapshot again to store it anew') \
+                from None
     lock = _object(store, manifest['lock']['sha256'], manifest['lock']['path'])
     dockerfile = _object(store, manifest['image']['dockerfile_sha256'], 'Dockerfile')
     return files, lock, dockerfile.decode()

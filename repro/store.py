@@ -12,6 +12,11 @@ A snapshot's new blobs go into one pack rather than one file each: creating
 10,000 small files costs seconds on overlay filesystems, one sequential
 write costs a fraction of that. A pack counts only once its index exists.
 
+The store is untrusted input (it may be a committed ``.repro/``): its
+folders must be real folders, never links; reads never follow links; and
+an object is only ever returned after its bytes match its id
+(:mod:`repro.packs`, :mod:`repro.treesafe`, :mod:`repro.storecheck`).
+
 Run ids read as ``20261124-021000-cartpole_vpg-s0-3fa2``: they sort by start
 time, name the launcher and seed, and end in random hex; the run directory
 is created with an exclusive ``mkdir``, so concurrent runs never share one.
@@ -22,9 +27,12 @@ import json
 import os
 import re
 import secrets
+import stat
 
 from repro._fs import atomic_writer
 from repro.errors import AmbiguousRunError, RunNotFoundError, StoreError
+from repro.objectstore import ObjectStore
+from repro.packs import DamagedObjectError  # noqa: F401  (reads raise it; importable here)
 
 MANIFEST = 'manifest.json'
 _ID_CHARS = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
@@ -48,16 +56,23 @@ def check_run_ref(ref):
     return ref
 
 
-class RunStore:
+class RunStore(ObjectStore):
     """Runs and content-addressed objects under one root directory."""
 
     def __init__(self, root):
         self.root = os.path.abspath(root)
         self._pack_index = None  # loaded on first use
+        self._in_project = False  # the default .repro, which a repository may carry
+        # Callables oids -> [(oid, data)…] that can store blobs again (a
+        # snapshot registers its working tree): a damaged blob heals in place.
+        self.blob_sources = []
 
     @classmethod
     def for_project(cls, project_root):
-        return cls(os.environ.get('REPRO_HOME') or os.path.join(project_root, '.repro'))
+        home = os.environ.get('REPRO_HOME')
+        store = cls(home or os.path.join(project_root, '.repro'))
+        store._in_project = not home
+        return store
 
     @property
     def runs_dir(self):
@@ -65,8 +80,11 @@ class RunStore:
 
     def ensure(self):
         """Create the store (and its ``.gitignore``) if needed."""
+        if self._in_project and os.path.islink(self.root):
+            raise StoreError(f'the run store {self.root} is a link; a repository must not '
+                             'point repro elsewhere', 'remove the link or set REPRO_HOME')
         try:
-            os.makedirs(self.runs_dir, exist_ok=True)
+            self.subdir('runs', create=True)
             ignore = os.path.join(self.root, '.gitignore')
             if not os.path.exists(ignore):
                 with atomic_writer(ignore, 'w', fsync=False) as f:
@@ -136,151 +154,29 @@ class RunStore:
             raise StoreError(f'manifest of run {run_id} is not valid JSON ({exc})') from None
         return check_format(manifest, path)
 
-    # -- content-addressed objects -------------------------------------------
-    def object_path(self, oid):
-        if not re.fullmatch(r'[0-9a-f]{40}|[0-9a-f]{64}', oid):
-            raise StoreError(f'not an object id: {oid!r}')
-        return os.path.join(self.root, 'objects', oid[:2], oid[2:])
+    # -- folders ---------------------------------------------------------------
+    def subdir(self, *parts, create=False):
+        """``root/parts…``, each part a real folder (made if ``create``).
 
-    def has_object(self, oid):
-        return oid in self._packed() or os.path.exists(self.object_path(oid))
-
-    def put_object(self, oid, data):
-        """Store ``data`` under ``oid`` unless present; returns bytes written."""
-        path = self.object_path(oid)
-        if os.path.exists(path):
-            return 0
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with atomic_writer(path, fsync=False) as f:
-                f.write(data)
-        except OSError as exc:  # e.g. disk full: the temporary file is gone
-            raise StoreError(f'cannot write to the run store {self.root}: {exc.strerror}',
-                             'free some space or set REPRO_HOME elsewhere') from None
-        return len(data)
-
-    def put_tree(self, tree, files):
-        """Record the file listing of git tree ``tree`` (for replays)."""
-        path = os.path.join(self.root, 'trees', f'{tree}.json')
-        if not os.path.exists(path):
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with atomic_writer(path, 'w', fsync=False) as f:
-                f.write(json.dumps(files, separators=(',', ':')))
-
-    def get_tree(self, tree):
-        path = os.path.join(self.root, 'trees', f'{tree}.json')
-        try:
-            with open(path, encoding='utf-8') as f:
-                return [tuple(entry) for entry in json.load(f)]
-        except FileNotFoundError:
-            raise StoreError(f'source snapshot {tree} is missing from the store') from None
-
-    def read_object(self, oid):
-        """The bytes stored under ``oid``; FileNotFoundError if absent."""
-        path = self.object_path(oid)
-        if os.path.exists(path):
-            with open(path, 'rb') as f:
-                return f.read()
-        if oid not in self._packed():
-            self._packed(refresh=True)  # another process may have added a pack since
-        if oid not in self._packed():
-            raise FileNotFoundError(2, 'No such object in the store', path)
-        pack, offset, size = self.object_location(oid)
-        with open(pack, 'rb') as f:
-            f.seek(offset)
-            data = f.read(size)
-        if len(data) != size:
-            raise StoreError(f'pack {os.path.basename(pack)} in the store is truncated')
-        return data
-
-    # -- packs of source blobs ---------------------------------------------------
-    @property
-    def packs_dir(self):
-        return os.path.join(self.root, 'packs')
-
-    def _packed(self, refresh=False):
-        """{oid: (pack name, offset, size)} over every committed pack (cached).
-
-        A pack counts once its index exists; entries reaching past the end
-        of their pack (a pack cut short by a crash) are dropped, so their
-        blobs count as missing and the next snapshot stores them again.
+        A link or a file where a folder should be is refused, so a forged
+        store cannot send a write or a read outside it.
         """
-        if self._pack_index is None or refresh:
-            index = {}
+        path = self.root
+        if create:
+            os.makedirs(path, exist_ok=True)
+        for part in parts:
+            path = os.path.join(path, part)
             try:
-                names = sorted(n for n in os.listdir(self.packs_dir) if n.endswith('.idx'))
+                mode = os.lstat(path).st_mode
             except FileNotFoundError:
-                names = []
-            for name in names:
-                pack = name[:-len('.idx')] + '.pack'
-                try:
-                    size_on_disk = os.path.getsize(os.path.join(self.packs_dir, pack))
-                    with open(os.path.join(self.packs_dir, name), encoding='utf-8') as f:
-                        entries = json.load(f)
-                    for oid, (offset, size) in entries.items():
-                        if offset + size <= size_on_disk:
-                            index.setdefault(oid, (pack, offset, size))
-                except (OSError, ValueError, TypeError, AttributeError):
-                    continue  # unreadable index or no pack: its blobs count as missing
-            self._pack_index = index
-        return self._pack_index
+                if not create:
+                    return path
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(path)
+                mode = os.lstat(path).st_mode
+            if not stat.S_ISDIR(mode):
+                raise StoreError(f'{os.path.relpath(path, self.root)} in the run store '
+                                 f'{self.root} is not a folder (a link or a file); the '
+                                 'store was tampered with', 'remove it')
+        return path
 
-    def _sweep_orphan_packs(self, older_than):
-        """Delete packs a killed snapshot left without an index (and its temp
-        files), once they are old enough not to belong to a live writer."""
-        for entry in os.scandir(self.packs_dir):
-            orphan = (entry.name.endswith('.pack') and not os.path.exists(
-                os.path.join(self.packs_dir, entry.name[:-len('.pack')] + '.idx'))) or (
-                entry.name.startswith('.') and entry.name.endswith('.tmp'))
-            with contextlib.suppress(OSError):
-                if orphan and entry.stat().st_mtime < older_than:
-                    os.unlink(entry.path)
-
-    def object_location(self, oid):
-        """(pack file, offset, size) of a packed object."""
-        pack, offset, size = self._packed()[oid]
-        return os.path.join(self.packs_dir, pack), offset, size
-
-    def put_pack(self, blobs):
-        """Store ``blobs`` [(oid, bytes)…] as one pack; returns bytes written.
-
-        Blobs already stored are skipped. The pack is written under a
-        temporary name and its index last, so a crash or a full disk leaves
-        no pack that counts and nothing half-written that looks whole.
-        """
-        import secrets as _secrets
-        import time
-        name = f'{datetime.datetime.now(datetime.timezone.utc):%Y%m%d%H%M%S}-' \
-               f'{_secrets.token_hex(4)}'
-        pack = os.path.join(self.packs_dir, name + '.pack')
-        entries, offset = {}, 0
-        try:
-            os.makedirs(self.packs_dir, exist_ok=True)
-            self._sweep_orphan_packs(time.time() - 3600)
-            # Not fsynced (that would double the snapshot's cost): after a
-            # power loss a pack cut short loses its entries (see _packed) and
-            # a damaged blob fails its id check before any run or replay uses it.
-            with atomic_writer(pack, fsync=False) as f:
-                for oid, data in blobs:
-                    if oid in entries or oid in self._packed():
-                        continue
-                    f.write(data)
-                    entries[oid] = [offset, len(data)]
-                    offset += len(data)
-            if not entries:
-                os.unlink(pack)
-                return 0
-            with atomic_writer(os.path.join(self.packs_dir, name + '.idx'), 'w',
-                               fsync=False) as f:
-                f.write(json.dumps(entries, separators=(',', ':')))
-        except BaseException as exc:  # no index, so the pack never counts: remove it
-            with contextlib.suppress(OSError):
-                os.unlink(pack)
-            if isinstance(exc, OSError):  # e.g. disk full
-                raise StoreError(f'cannot write to the run store {self.root}: '
-                                 f'{exc.strerror}', 'free some space or set REPRO_HOME '
-                                 'elsewhere') from None
-            raise
-        for oid, (off, size) in entries.items():
-            self._packed()[oid] = (name + '.pack', off, size)
-        return offset

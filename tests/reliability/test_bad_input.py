@@ -48,7 +48,7 @@ def project(tmp_path_factory):
 CASES = [
     (['run', 'missing.py'], 'launcher not found'),
     (['run', 'sub'], 'is a directory'),
-    (['run', 'train.py', '--seed', '-3'], 'invalid seed'),
+    (['run', 'train.py', '--seed', '-3'], "Invalid value for '--seed'"),
     (['run', 'train.py', '--seed', 'abc'], "Invalid value for '--seed'"),
     (['run', 'train.py', '--seed', '1.5'], "Invalid value for '--seed'"),
     (['run', 'train.py'], 'cannot reach the Docker daemon'),

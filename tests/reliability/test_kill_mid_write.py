@@ -30,7 +30,8 @@ store, run_id = RunStore(sys.argv[1]), sys.argv[2]
 base = example_manifest()
 base['git']['diff_sha256'] = hashlib.sha256(b'').hexdigest()  # meta/source.diff is empty
 for n in itertools.count(1):
-    base.update(run_id=run_id, exit_code=n, args=['x' * 1000] * (n % 50), artifacts=[])
+    base.update(run_id=run_id, exit_code=n, args=['x' * 1000] * (n % 50), artifacts=[
+        {'path': 'meta/source.diff', 'size': 0, 'sha256': hashlib.sha256(b'').hexdigest()}])
     store.write_manifest(run_id, base)
     blobs = [os.urandom(4096) for _ in range(20)]
     store.put_pack([(blob_id(b), b) for b in blobs])

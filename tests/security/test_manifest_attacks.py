@@ -158,3 +158,11 @@ def test_show_json_of_a_forged_run_keeps_its_content_out_of_other_files(forger, 
     forger.edit(seed=9)
     rc, out, err = run_cli(capsys, 'show', forger.run_id, '--json')
     assert rc == 0 and json.loads(out)['seed'] == 9 and err.startswith('UNVERIFIED')
+
+
+def test_verify_names_recorded_links_even_when_they_match(forger, capsys):
+    from repro.manifest import artifacts
+    os.symlink('/etc/hostname', os.path.join(forger.run_dir, 'outputs', 'hostname'))
+    forger.reseal(artifacts=artifacts(forger.run_dir))
+    rc, out, _ = run_cli(capsys, 'verify', forger.run_id)
+    assert rc == 0 and 'not a regular file: outputs/hostname (a link to /etc/hostname' in out

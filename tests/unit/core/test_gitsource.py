@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from repro.errors import SourceError
+from repro.errors import SourceError, StoreError
 from repro.gitsource import export_tree, snapshot_source, strip_credentials
 from repro.store import RunStore
 
@@ -149,16 +149,149 @@ def test_a_short_blob_from_git_is_refused_and_nothing_is_stored(repo, tmp_path, 
     assert not os.path.isdir(store.packs_dir) or not os.listdir(store.packs_dir)
 
 
-def test_export_refuses_a_damaged_store(repo, tmp_path):
-    store = RunStore(tmp_path / 'store')
-    snap = snapshot_source(str(repo), store)
-    oid = next(o for p, _m, o in snap.files if p == 'train.py')
+def flip_first_byte(store, oid):
     pack, offset, _size = store.object_location(oid)
     with open(pack, 'r+b') as f:
         f.seek(offset)
-        f.write(b'X')
-    with pytest.raises(SourceError, match='train.py in the run store does not match'):
+        first = f.read(1)
+        f.seek(offset)
+        f.write(bytes([first[0] ^ 1]))
+
+
+def test_export_refuses_a_damaged_store_and_the_next_snapshot_heals_it(repo, tmp_path):
+    store = RunStore(tmp_path / 'store')
+    snap = snapshot_source(str(repo), store)
+    oid = next(o for p, _m, o in snap.files if p == 'train.py')
+    flip_first_byte(store, oid)
+    with pytest.raises(StoreError, match='damaged .* dropped from the store'):
         export_tree(store, snap.files, str(tmp_path / 'out'))
+    fresh = RunStore(store.root)  # the drop is on disk, not only in this process
+    assert not fresh.has_object(oid)
+    again = snapshot_source(str(repo), fresh)
+    assert again.new_bytes == len('print(1)\n')
+    export_tree(fresh, again.files, str(tmp_path / 'out2'))
+    assert (tmp_path / 'out2' / 'train.py').read_text() == 'print(1)\n'
+
+
+def test_a_damaged_blob_heals_within_the_same_run(repo, tmp_path):
+    """The export after a snapshot restores a damaged blob from the working
+    tree and retries, so the run that finds the damage still works."""
+    from repro.sourcetree import export_files
+    store = RunStore(tmp_path / 'store')
+    snapshot_source(str(repo), store)
+    flip_first_byte(store, next(o for p, _m, o in snapshot_source(str(repo), store).files
+                                if p == 'train.py'))
+    store = RunStore(store.root)  # a later `repro run`: its snapshot trusts the index
+    snap = snapshot_source(str(repo), store)
+    assert snap.new_bytes == 0
+    src = export_files(store, snap.tree, snap.files)
+    assert open(os.path.join(src, 'train.py')).read() == 'print(1)\n'
+
+
+@pytest.mark.parametrize('url, expected', [
+    ('ghp_abc123@github.com:o/r.git', 'github.com:o/r.git'),
+    ('user:pa55@host.example:o/r.git', 'host.example:o/r.git'),
+    ('git:pa55@host.example:o/r.git', 'host.example:o/r.git'),
+    ('user:pa/ss@host:o/r', 'host:o/r'),
+    ('git@gitlab.com:g/r.git', 'git@gitlab.com:g/r.git'),
+    ('host.example:o/r.git', 'host.example:o/r.git'),
+    ('/srv/git/r@2.git', '/srv/git/r@2.git'),
+    ('https://ghp_abc123@github.com/o/r.git', 'https://github.com/o/r.git'),
+    ('ssh://user:pa55@host:2222/o/r', 'ssh://host:2222/o/r'),
+])
+def test_scp_style_remotes_lose_their_credentials(url, expected):
+    assert strip_credentials(url) == expected
+
+
+def test_submodules_stop_the_snapshot_naming_them(repo, tmp_path):
+    inner = repo / 'vendor' / 'lib'
+    inner.mkdir(parents=True)
+    git(inner, 'init', '-q')
+    (inner / 'x.py').write_text('x\n')
+    git(inner, '-c', 'user.name=a', '-c', 'user.email=a@b', 'commit', '-qm', 'i',
+        '--allow-empty')
+    with pytest.raises(SourceError, match=r'\(vendor/lib\).*does not snapshot.*vendor them'):
+        snapshot_source(str(repo), RunStore(tmp_path / 'store'))
+
+
+def test_names_that_are_not_utf8_snapshot_and_export(repo, tmp_path):
+    from repro.gitsource import tree_id
+    raw = os.path.join(os.fsencode(repo), b'caf\xe9.py')
+    with open(raw, 'wb') as f:
+        f.write(b'x = 1\n')
+    store = RunStore(tmp_path / 'store')
+    snap = snapshot_source(str(repo), store)
+    name = os.fsdecode(b'caf\xe9.py')
+    assert name in {p for p, _m, _o in snap.files}
+    assert tree_id(snap.files) == snap.tree
+    assert store.get_tree(snap.tree) == snap.files  # through the JSON listing
+    out = tmp_path / 'out'
+    export_tree(store, store.get_tree(snap.tree), str(out))
+    with open(os.path.join(os.fsencode(out), b'caf\xe9.py'), 'rb') as f:
+        assert f.read() == b'x = 1\n'
+
+
+def test_large_files_are_named_and_left_out_of_the_diff(repo, tmp_path, monkeypatch):
+    import repro.gitsource
+    monkeypatch.setattr(repro.gitsource, 'LARGE', 1000)
+    monkeypatch.setattr(repro.gitsource, 'IN_MEMORY', 100)  # streamed, in chunks
+    (repo / 'data.txt').write_text('row\n' * 1000)
+    (repo / 'small.py').write_text('y = 2\n')
+    store = RunStore(tmp_path / 'store')
+    snap = snapshot_source(str(repo), store)
+    assert len(snap.warnings) == 1 and snap.warnings[0].startswith('data.txt is ')
+    assert b'+y = 2' in snap.diff and b'row' not in snap.diff
+    assert b'Binary files /dev/null and b/data.txt differ' in snap.diff
+    oid = next(o for p, _m, o in snap.files if p == 'data.txt')
+    assert store.read_object(oid) == b'row\n' * 1000
+
+
+def test_a_large_file_changed_by_a_filter_comes_from_git(repo, tmp_path, monkeypatch):
+    import repro.gitsource
+    monkeypatch.setattr(repro.gitsource, 'IN_MEMORY', 100)
+    (repo / '.gitattributes').write_text('*.txt filter=upper\n')
+    git(repo, 'config', 'filter.upper.clean', 'tr a-z A-Z')
+    (repo / 'note.txt').write_text('hello\n' * 100)
+    store = RunStore(tmp_path / 'store')
+    snap = snapshot_source(str(repo), store)
+    oid = next(o for p, _m, o in snap.files if p == 'note.txt')
+    assert store.read_object(oid) == b'HELLO\n' * 100
+    assert len(os.listdir(store.packs_dir)) == 2  # still one pack
+
+
+MEMORY_PROBE = r'''
+import os, resource, sys
+from repro.gitsource import snapshot_source
+from repro.store import RunStore
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+snap = snapshot_source(sys.argv[1], RunStore(sys.argv[2]))
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) // 1024, len(snap.warnings), len(snap.diff))
+'''
+
+
+def test_a_300_mb_file_snapshots_in_bounded_memory(repo, tmp_path):
+    import sys
+    git(repo, 'config', 'core.compression', '0')  # keep git's own add fast
+    git(repo, 'config', 'core.looseCompression', '0')
+    chunk = os.urandom(1 << 20)
+    with open(repo / 'big.bin', 'wb') as f:
+        for _ in range(300):
+            f.write(chunk)
+    try:
+        out = subprocess.run([sys.executable, '-c', MEMORY_PROBE, str(repo),
+                              str(tmp_path / 'store')], check=True, capture_output=True,
+                             text=True, cwd=os.path.dirname(os.path.dirname(
+                                 os.path.dirname(os.path.dirname(__file__))))).stdout
+        grew_mb, warnings, diff_size = map(int, out.split())
+        assert grew_mb < 200 and warnings == 1 and diff_size < (1 << 20), out
+        pack = max((p for p in (tmp_path / 'store' / 'packs').iterdir()),
+                   key=lambda p: p.stat().st_size)
+        assert 300 << 20 <= pack.stat().st_size < 301 << 20  # streamed, stored whole
+    finally:
+        (repo / 'big.bin').unlink()
+        import shutil
+        shutil.rmtree(tmp_path / 'store', ignore_errors=True)
 
 
 @pytest.mark.parametrize('stderr, line', [

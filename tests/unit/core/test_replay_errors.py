@@ -43,7 +43,7 @@ def test_intact_inputs_pass(recorded):
 def test_deleted_source_snapshot(recorded):
     store, _, manifest = recorded
     shutil.rmtree(os.path.join(store.root, 'trees'))
-    with pytest.raises(ReplayError, match='source snapshot .* was deleted'):
+    with pytest.raises(ReplayError, match='source snapshot .* is missing from the store'):
         check_inputs(store, manifest)
 
 
