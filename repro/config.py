@@ -5,6 +5,7 @@
     python = "3.11"                # the base image's python3 version
     template = "cpu"               # "cpu" or "cuda" (templates/Dockerfile.*)
     env = { OMP_NUM_THREADS = "1" } # extra environment baked into the image
+    replay.timing = ["perf/*"]     # more wall-clock metrics replay must not compare
 """
 import dataclasses
 import os
@@ -22,8 +23,8 @@ class ImageConfig:
     env: tuple = ()
 
 
-def load_config(project_root):
-    """The project's image configuration (defaults if absent)."""
+def _section(project_root):
+    """``[tool.repro]`` of the project's pyproject.toml ({} if absent)."""
     path = os.path.join(project_root, 'pyproject.toml')
     section = {}
     if os.path.exists(path):
@@ -36,10 +37,26 @@ def load_config(project_root):
         section = tool.get('repro', {}) if isinstance(tool, dict) else None
         if not isinstance(section, dict):
             raise ConfigError('[tool.repro] in pyproject.toml must be a table')
-    unknown = set(section) - {'base', 'python', 'template', 'env'}
+    unknown = set(section) - {'base', 'python', 'template', 'env', 'replay'}
     if unknown:
         raise ConfigError(f'unknown [tool.repro] key(s): {", ".join(sorted(unknown))}',
-                          'valid: base, python, template, env')
+                          'valid: base, python, template, env, replay')
+    return section
+
+
+def replay_timing(project_root):
+    """``[tool.repro] replay.timing``: globs of extra wall-clock metrics."""
+    replay = _section(project_root).get('replay', {})
+    timing = replay.get('timing', []) if isinstance(replay, dict) else None
+    if not isinstance(replay, dict) or set(replay) - {'timing'} or not isinstance(
+            timing, list) or not all(isinstance(g, str) and g for g in timing):
+        raise ConfigError('[tool.repro] replay must be a table with timing = ["glob", ...]')
+    return tuple(timing)
+
+
+def load_config(project_root):
+    """The project's image configuration (defaults if absent)."""
+    section = _section(project_root)
     env = section.get('env', {})
     if not isinstance(env, dict) or not all(
             re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', k) and isinstance(v, str)

@@ -28,8 +28,12 @@ def mutate(run_dir, rng):
         with open(path, 'w') as f:
             f.write('x')
         return f'add {os.path.relpath(path, run_dir)}'
-    # One trial in four hits the manifest, the rest any other file.
-    path = manifest if rng.random() < 0.25 else rng.choice([f for f in files if f != manifest])
+    # One trial in four hits the manifest, one in four a snapshot (if the
+    # run has any), the rest any other file.
+    snapshots = [f for f in files if f.endswith('.pkl')]
+    roll = rng.random()
+    path = manifest if roll < 0.25 else rng.choice(
+        snapshots if snapshots and roll < 0.5 else [f for f in files if f != manifest])
     if kind == 'delete':
         os.unlink(path)
         return f'delete {os.path.relpath(path, run_dir)}'
