@@ -106,6 +106,10 @@ def content_problems(manifest, run_id=None):
     if manifest.get('format') != FORMAT:
         return [f'manifest format {safefs.display(repr(manifest.get("format")))[:40]} is not '
                 f'supported (this repro reads format {FORMAT})']
+    try:
+        render(manifest).encode('utf-8')
+    except UnicodeEncodeError:
+        return ['manifest.json holds text that is not valid Unicode (a lone surrogate)']
     problems = schema_errors(manifest, schema())
     if not problems:
         problems = _path_errors(manifest)

@@ -75,7 +75,12 @@ class ObjectStore:
         except (ValueError, RecursionError):
             raise StoreError(f'the file list {rel} in the run store is not valid JSON') \
                 from None
-        return check_files(data)
+        files = check_files(data)
+        from repro.gitsource import tree_id
+        if tree_id(files) != tree:  # a forged listing would run other code
+            raise StoreError(f'the file list {rel} in the run store does not hash to tree '
+                             f'{tree[:12]}; the store was tampered with')
+        return files
 
     def _read(self, rel, limit):
         """Bytes of ``root/rel``, never through a link; FileNotFoundError if absent."""

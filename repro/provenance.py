@@ -29,14 +29,14 @@ def statement(manifest):
     dependencies = [
         source,
         {'name': lock['path'], 'digest': {'sha256': lock['sha256']}},
-        {'name': 'image', 'digest': _digest(image['id']),
+        {'name': 'image', 'digest': _digest(image['id']) if image['id'] else {},
          'annotations': {'key': image['key'], 'dockerfile_sha256': image['dockerfile_sha256']}},
         {'name': 'base-image', 'uri': image['base'], 'digest': _digest(image['base_digest'])},
     ]
     return {
         '_type': STATEMENT_TYPE,
         'subject': [{'name': a['path'], 'digest': {'sha256': a['sha256']}}
-                    for a in manifest['artifacts']],
+                    for a in manifest['artifacts'] if 'sha256' in a],
         'predicateType': PREDICATE_TYPE,
         'predicate': {
             'buildDefinition': {
@@ -58,6 +58,8 @@ def statement(manifest):
                              'startedOn': manifest['start_time'],
                              'finishedOn': manifest.get('end_time')},
                 'byproducts': [{'name': 'manifest.json', 'annotations': {
+                    'not_regular_files': [a for a in manifest['artifacts']
+                                          if 'sha256' not in a],
                     'status': manifest['status'], 'exit_code': manifest.get('exit_code'),
                     'host': manifest.get('host') or {}}}],
             },

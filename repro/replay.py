@@ -53,7 +53,12 @@ def check_inputs(store, manifest):
                 from None
     lock = _object(store, manifest['lock']['sha256'], manifest['lock']['path'])
     dockerfile = _object(store, manifest['image']['dockerfile_sha256'], 'Dockerfile')
-    return files, lock, dockerfile.decode()
+    try:
+        lock.decode('utf-8')
+        return files, lock, dockerfile.decode('utf-8')
+    except UnicodeDecodeError:
+        raise ReplayError(f'the lock or Dockerfile of run {manifest["run_id"]} in the store '
+                          'is not UTF-8 text') from None
 
 
 def _object(store, sha, name):

@@ -202,6 +202,9 @@ def _finalize(store, run_id, manifest):
     be recorded is ``failed`` with the reason, never left ``running``."""
     run_dir = store.run_dir(run_id)
     try:
+        changed = safefs.drop_dangerous_modes(os.path.join(run_dir, 'outputs'))
+        if changed:
+            manifest['modes_dropped'] = changed[:100]
         unreadable = []
         manifest['artifacts'] = artifacts(run_dir, unreadable=unreadable)
         if unreadable:
@@ -213,7 +216,12 @@ def _finalize(store, run_id, manifest):
     if manifest.get('unhashed') and manifest['status'] == 'succeeded':
         manifest.update(status='failed', error='cannot read outputs: '
                         + ', '.join(manifest['unhashed'][:3]))
-    store.write_manifest(run_id, manifest)
+    try:
+        store.write_manifest(run_id, manifest)
+    except UnicodeEncodeError:  # text that is not Unicode slipped in: never stay 'running'
+        manifest.update(status='failed', determinism={}, artifacts=[],
+                        error='the run\'s outputs hold text that is not valid Unicode')
+        store.write_manifest(run_id, manifest)
 
 
 def _reason(exc):
@@ -226,6 +234,10 @@ def runtime_report(outputs):
     try:
         report = safefs.read_json(outputs, contract.REPORT, MAX_REPORT)
     except ReproError:
+        return {}
+    try:  # a lone surrogate (\ud800) parses as JSON but cannot be written out
+        json.dumps(report, ensure_ascii=False).encode('utf-8')
+    except (UnicodeEncodeError, TypeError, ValueError):
         return {}
     return report if isinstance(report, dict) else {}
 

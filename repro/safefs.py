@@ -8,6 +8,7 @@ anything), cap the size of what they parse, and never crash on names that
 are not UTF-8: names are ``str`` decoded with ``surrogateescape`` (so they
 round-trip to the original bytes) and :func:`display` escapes them for text.
 """
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -162,44 +163,76 @@ class Entry:
     kind: str
     size: int = 0
     target: str = None  # a link's target string (never followed)
+    mode: int = 0       # permission bits (setuid, world-writable are suspicious)
 
 
-def walk(root, skip=lambda rel: False, onerror=None):
+def walk(root, skip=lambda rel: False, onerror=None, dirs=False):
     """Every non-directory entry under ``root``, sorted, without following links.
 
-    Directories are entered only when they are real directories. Entries
-    for which ``skip(rel)`` is true are left out; unreadable directories are
-    passed to ``onerror(rel)``.
+    Directories are entered only when they are real directories (listed
+    too when ``dirs``), with an explicit stack: a container can nest them
+    deeper than Python's recursion limit. Entries for which ``skip(rel)``
+    is true are left out; unreadable ones are passed to ``onerror(rel)``.
     """
-    out = []
-
-    def visit(path, prefix):
+    out, stack = [], [(root, '')]
+    while stack:
+        path, prefix = stack.pop()
         try:
             with os.scandir(path) as it:
-                entries = sorted(it, key=lambda e: os.fsencode(e.name))
+                entries = list(it)
         except OSError:
             if onerror is not None:
                 onerror(prefix.rstrip('/') or '.')
-            return
+            continue
         for entry in entries:
             rel = prefix + entry.name
             if skip(rel):
                 continue
             try:
                 st = entry.stat(follow_symlinks=False)
+                kind = kind_of(st.st_mode)
+                target = os.readlink(entry.path) if kind == 'link' else None
             except OSError:
                 if onerror is not None:
                     onerror(rel)
                 continue
-            kind = kind_of(st.st_mode)
             if kind == 'dir':
-                visit(entry.path, rel + '/')
-            elif kind == 'link':
-                out.append(Entry(rel, kind, target=os.readlink(entry.path)))
-            else:
-                out.append(Entry(rel, kind, st.st_size if kind == 'file' else 0))
-    visit(root, '')
+                stack.append((entry.path, rel + '/'))
+                if not dirs:
+                    continue
+            out.append(Entry(rel, kind, st.st_size if kind == 'file' else 0, target,
+                             stat.S_IMODE(st.st_mode)))
     return sorted(out, key=lambda e: os.fsencode(e.rel))
+
+
+def suspicious_mode(entry):
+    """Why a file's mode is dangerous on the host, or None (pure): setuid or
+    setgid, or writable by anyone."""
+    if entry.kind == 'link':
+        return None
+    if entry.mode & (stat.S_ISUID | stat.S_ISGID):
+        return 'setuid/setgid'
+    if entry.mode & stat.S_IWOTH and not entry.mode & stat.S_ISVTX:
+        return 'writable by anyone'
+    return None
+
+
+def drop_dangerous_modes(root):
+    """Clear setuid/setgid and world-write bits under ``root`` (links are
+    never touched); returns the escaped names changed.
+
+    A container running as the invoking user can still set those bits on
+    what it writes; left on the host, a setuid copy of a shell would be a
+    gift to every other user. Call it once the container is gone.
+    """
+    changed = []
+    for entry in walk(root, dirs=True):
+        if suspicious_mode(entry):
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(root, entry.rel),
+                         entry.mode & ~(stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH))
+                changed.append(display(entry.rel))
+    return changed
 
 
 def regular_files(root):

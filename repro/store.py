@@ -111,8 +111,11 @@ class RunStore(ObjectStore):
         return os.path.join(self.runs_dir, check_run_ref(run_id))
 
     def run_ids(self):
+        if os.path.islink(self.root) and not os.environ.get('REPRO_HOME'):
+            raise StoreError(f'the run store {self.root} is a link; the store was tampered '
+                             'with', 'remove it, or set REPRO_HOME to the real store')
         try:
-            names = os.listdir(self.runs_dir)
+            names = os.listdir(self.subdir('runs'))
         except FileNotFoundError:
             return []
         return sorted(n for n in names if _ID_CHARS.match(n)

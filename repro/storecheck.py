@@ -47,7 +47,7 @@ def _packs(packs_dir, problems, counts):
                 counts['blobs'] += 1
                 entry = packs._entry(oid, loc)
                 if entry is None or entry[0] + entry[1] > size_on_disk:
-                    problems.append(f'packs/{name}: entry {safefs.display(oid)[:64]} is '
+                    problems.append(f'packs/{safefs.display(name)}: entry {safefs.display(oid)[:64]} is '
                                     'malformed or reaches past the end of the pack')
                     continue
                 f.seek(entry[0])
@@ -57,7 +57,7 @@ def _packs(packs_dir, problems, counts):
                     digest.update(block)
                     left -= len(block)
                 if digest.hexdigest() != oid:
-                    problems.append(f'packs/{name}: blob {oid} does not match its id')
+                    problems.append(f'packs/{safefs.display(name)}: blob {oid} does not match its id')
 
 
 def _objects(root, problems, counts):

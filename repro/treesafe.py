@@ -30,6 +30,10 @@ def check_path(path):
     """Refuse what could land outside the tree or inside git's own folder."""
     if not path or '\0' in path or path.startswith('/'):
         raise _refuse(path, 'not a plain relative path')
+    try:  # only surrogateescape bytes are names; a lone \ud800 is not
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        raise _refuse(path, 'not a file name (invalid Unicode)') from None
     for part in path.split('/'):
         if part in ('', '.', '..'):
             raise _refuse(path, 'not a plain relative path')

@@ -83,6 +83,9 @@ def verify_run(store, run_id, notes=None):
     actual = artifacts(store.run_dir(run_id))
     problems += artifact_problems(recorded, actual)
     problems += host_fact_problems(store, run_id, manifest)
+    problems += [f'unsafe mode: {safefs.display(e.rel)} is {safefs.suspicious_mode(e)}'
+                 for e in safefs.walk(store.run_dir(run_id), dirs=True)
+                 if safefs.suspicious_mode(e)]
     if notes is not None:
         notes.extend(special_entries(recorded))
     return problems, len(recorded)

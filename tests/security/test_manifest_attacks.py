@@ -166,3 +166,85 @@ def test_verify_names_recorded_links_even_when_they_match(forger, capsys):
     forger.reseal(artifacts=artifacts(forger.run_dir))
     rc, out, _ = run_cli(capsys, 'verify', forger.run_id)
     assert rc == 0 and 'not a regular file: outputs/hostname (a link to /etc/hostname' in out
+
+
+def test_a_lone_surrogate_in_a_manifest_is_a_broken_run_not_a_crash(forger, capsys):
+    text = open(forger.manifest_path, encoding='utf-8').read()
+    forger.write_text(text.replace('"args": []', '"args": ["\\ud800"]'))
+    other = forger.store.create_run('train.py', 1)
+    rc, out, _ = run_cli(capsys, 'ls')
+    assert rc == 0 and other in out and 'not valid Unicode' in out
+    for command in ('show', 'verify', 'export', 'replay'):
+        refused(capsys, command, forger.run_id, needle='not valid Unicode')
+
+
+def test_a_forged_base_digest_cannot_become_a_cache_path(forger, capsys):
+    forger.reseal(image={**forger.manifest['image'],
+                         'base_digest': 'q:/../../../images/cc7c4abc2a70'})
+    refused(capsys, 'replay', forger.run_id, needle='manifest.image.base_digest')
+
+
+def test_deeply_nested_outputs_do_not_crash_verify(forger, capsys):
+    outputs = os.path.join(forger.run_dir, 'outputs')
+    fds = [os.open(outputs, os.O_RDONLY)]
+    try:
+        for _ in range(1100):  # deeper than Python's recursion limit (os.makedirs recurses)
+            os.mkdir('d', dir_fd=fds[-1])
+            fds.append(os.open('d', os.O_RDONLY, dir_fd=fds[-1]))
+        os.close(os.open('leaf', os.O_CREAT | os.O_WRONLY, dir_fd=fds[-1]))
+        out = refused(capsys, 'verify', forger.run_id, code=3)
+        assert 'unexpected: outputs/d/d/' in out and 'RecursionError' not in out
+    finally:  # shutil.rmtree would recurse too deep: remove bottom-up
+        os.unlink('leaf', dir_fd=fds[-1])
+        for parent in reversed(fds[:-1]):
+            os.rmdir('d', dir_fd=parent)
+        for fd in fds:
+            os.close(fd)
+
+
+def test_setuid_and_world_writable_outputs_fail_verify(forger, capsys):
+    tool = os.path.join(forger.run_dir, 'outputs', 'tool')
+    open(tool, 'w').close()
+    from repro.manifest import artifacts
+    forger.reseal(artifacts=artifacts(forger.run_dir))
+    os.chmod(tool, 0o4755)
+    out = refused(capsys, 'verify', forger.run_id, code=3)
+    assert 'unsafe mode: outputs/tool is setuid/setgid' in out
+    os.chmod(tool, 0o666)
+    assert 'unsafe mode: outputs/tool is writable by anyone' in refused(
+        capsys, 'verify', forger.run_id, code=3)
+
+
+def test_export_of_a_run_with_a_link_names_it_without_a_subject(forger, capsys):
+    os.symlink('progress.csv', os.path.join(forger.run_dir, 'outputs', 'latest.csv'))
+    from repro.manifest import artifacts
+    forger.reseal(artifacts=artifacts(forger.run_dir))
+    rc, out, err = run_cli(capsys, 'export', forger.run_id)
+    assert rc == 0, err
+    statement = json.loads(out)
+    assert 'outputs/latest.csv' not in [s['name'] for s in statement['subject']]
+    byproduct = statement['predicate']['runDetails']['byproducts'][0]['annotations']
+    assert byproduct['not_regular_files'] == [
+        {'path': 'outputs/latest.csv', 'type': 'link', 'target': 'progress.csv'}]
+
+
+def test_a_forged_tree_listing_is_refused_by_its_tree_id(forger):
+    """Same paths, another blob: the listing no longer hashes to the tree."""
+    from repro.errors import StoreError
+    from repro.gitsource import blob_id, tree_id
+    honest = b'print("honest")\n'
+    files = [('train.py', '100644', blob_id(honest))]
+    tree = tree_id(files)
+    forger.store.put_tree(tree, files)
+    assert forger.store.get_tree(tree) == files
+    evil = b'print("forged")\n'
+    forger.store.put_object(blob_id(evil), evil)
+    path = os.path.join(forger.store.root, 'trees', f'{tree}.json')
+    with open(path, 'w') as f:
+        json.dump([['train.py', '100644', blob_id(evil)]], f)
+    with pytest.raises(StoreError, match='does not hash to tree'):
+        forger.store.get_tree(tree)
+    with open(path, 'w') as f:
+        json.dump([['\ud800x', '100644', blob_id(evil)]], f)
+    with pytest.raises(StoreError, match='invalid Unicode'):
+        forger.store.get_tree(tree)

@@ -128,3 +128,35 @@ def test_outputs_that_cannot_be_recorded_fail_the_run_with_the_reason(tmp_path, 
     manifest = load(store, run_id)
     assert (status, manifest['status']) == ('failed', 'failed') and code == 1
     assert 'Input/output error' in manifest['error']
+
+
+def test_setuid_and_world_writable_outputs_are_defused(tmp_path, monkeypatch):
+    """A container running as root can set these bits on what it writes."""
+    import stat
+
+    from repro.verify import verify_run
+
+    def write(outputs):
+        tool = os.path.join(outputs, 'tool')
+        open(tool, 'w').close()
+        os.chmod(tool, 0o4755)
+        os.mkdir(os.path.join(outputs, 'drop'))
+        os.chmod(os.path.join(outputs, 'drop'), 0o777)
+    store, _, run_id, status, _ = _execute(tmp_path, write, monkeypatch)
+    outputs = os.path.join(store.run_dir(run_id), 'outputs')
+    assert status == 'succeeded'
+    assert stat.S_IMODE(os.stat(os.path.join(outputs, 'tool')).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(os.path.join(outputs, 'drop')).st_mode) == 0o775
+    assert verify_run(store, run_id)[0] == []
+
+
+def test_a_report_that_is_not_unicode_never_leaves_a_run_running(tmp_path, monkeypatch):
+    from repro.manifest_loader import load
+
+    def write(outputs):
+        os.makedirs(os.path.join(outputs, '.repro'))
+        with open(os.path.join(outputs, contract.REPORT), 'w') as f:
+            f.write('{"torch": "\\ud800"}')
+    store, _, run_id, status, _ = _execute(tmp_path, write, monkeypatch)
+    manifest = load(store, run_id)
+    assert status == manifest['status'] == 'succeeded' and manifest['determinism'] == {}
