@@ -1,15 +1,17 @@
 """Content comparison of pickles, inside the run's image, never on the host.
 
 Unpickling runs whatever code the pickle names, and a run's pickles were
-written by its launcher. So the host compares pickles by bytes only and,
-when the bytes differ, runs ``python -m repro.contentcheck`` in one
-container of the run's image: no network, read-only root, the two run
-directories mounted read-only, the user's uid. There, each pair is unpickled
-with cloudpickle and compared with :func:`repro.content.first_difference`.
+written by its launcher. So the host compares pickles (and pickle members of
+archives) by bytes only and, when the bytes differ, runs
+``python -m repro.contentcheck`` in one container of the run's image: no
+network, read-only root, the two run directories mounted read-only, the
+user's uid. There, each pair is unpickled with cloudpickle (a member is read
+from its archive by :func:`repro.archives.read_member`, with its limits) and
+compared with :func:`repro.content.first_difference`.
 
 The container's output is untrusted too: code in a pickle may print
-anything, so the host accepts only a size-capped, strict JSON object on the
-marker's line, whose keys are exactly the paths it asked about. A pickle
+anything, so the host accepts only a size-capped, strict JSON list on the
+marker's line, one answer per pair it asked about. A pickle
 that runs code can at worst lie about its own comparison.
 
 Inside the image this module imports only numpy, cloudpickle and repro's
@@ -32,16 +34,16 @@ MAX_TEXT = 1000       # characters of one difference text kept
 TIMEOUT = 600         # seconds: loading and walking even large checkpoints
 
 
-def compare_pair(root_a, root_b, rel_a, rel_b):
-    """The first content difference of two pickles, or None (runs in the image)."""
+def compare_pair(root_a, root_b, rel_a, rel_b, member=None):
+    """The first content difference of two pickles, or of pickle ``member`` of
+    two archives, or None (runs in the image)."""
     import cloudpickle
 
     from repro.content import first_difference
     loaded = []
     for side, root, rel in (('original', root_a, rel_a), ('replay', root_b, rel_b)):
         try:
-            with safefs.open_regular(root, safefs.check_relative(rel)) as f:
-                loaded.append(cloudpickle.load(f))
+            loaded.append(cloudpickle.loads(_read(root, rel, member)))
         except BaseException as exc:  # anything a pickle raises, SystemExit too: report
             return f'cannot unpickle the {side}: {type(exc).__name__}: {exc}'
     try:
@@ -50,12 +52,22 @@ def compare_pair(root_a, root_b, rel_a, rel_b):
         return f'cannot compare: {type(exc).__name__}: {exc}'
 
 
+def _read(root, rel, member):
+    """A pickle's bytes: the file, or its archive's member (size-limited)."""
+    with safefs.open_regular(root, safefs.check_relative(rel)) as f:
+        if member is None:
+            return f.read()
+        from repro.archives import read_member
+        return read_member(f, member)
+
+
 def main(argv):
-    """``ROOT_A ROOT_B PAIRS_JSON``: print one line, the marker and {rel_a: diff or null}."""
+    """``ROOT_A ROOT_B PAIRS_JSON``: print one line, the marker and a JSON list
+    with one answer (difference text or null) per pair, in order."""
     root_a, root_b, pairs = argv[0], argv[1], json.loads(argv[2])
     out = sys.stdout
     sys.stdout = sys.stderr  # what unpickled code prints stays off the answer line
-    result = {a: _cut(compare_pair(root_a, root_b, a, b)) for a, b in pairs}
+    result = [_cut(compare_pair(root_a, root_b, *pair)) for pair in pairs]
     out.write(f'\n{MARKER} {json.dumps(result, ensure_ascii=True)}\n')
     out.flush()
 
@@ -65,10 +77,13 @@ def _cut(text):
 
 
 def parse_result(output, asked):
-    """{rel_a: text or None} from the container's output bytes, or ReplayError.
+    """{pair: text or None} for the ``asked`` pairs, from the container's output
+    bytes, or ReplayError.
 
     The answer is the last line that starts with the marker: one line, so
-    stderr interleaved by the engine's log cannot split it.
+    stderr interleaved by the engine's log cannot split it. It is a list, one
+    answer per pair; images made before archives were compared answer with
+    {rel_a: text}, which is accepted for plain pairs.
     """
     lines = output.decode('utf-8', 'replace').splitlines()
     answers = [ln[len(MARKER) + 1:] for ln in lines if ln.startswith(MARKER + ' ')]
@@ -81,11 +96,15 @@ def parse_result(output, asked):
     except (ValueError, RecursionError):
         raise ReplayError('content comparison in the run image answered with invalid '
                           'JSON') from None
-    if not isinstance(result, dict) or set(result) != set(asked) or not all(
-            v is None or isinstance(v, str) for v in result.values()):
+    asked = [tuple(p) for p in asked]
+    if isinstance(result, dict) and all(len(p) == 2 for p in asked) \
+            and set(result) == {p[0] for p in asked}:
+        result = [result[p[0]] for p in asked]
+    if not isinstance(result, list) or len(result) != len(asked) or not all(
+            v is None or isinstance(v, str) for v in result):
         raise ReplayError('content comparison in the run image answered for other files '
                           'than asked, or not with text')
-    return {k: _cut(v) for k, v in result.items()}
+    return {p: _cut(v) for p, v in zip(asked, result)}
 
 
 def _no_constant(name):
@@ -108,7 +127,8 @@ def in_image(engine, image_id, dir_a, dir_b, src=None, launcher=None, timeout=TI
         env['PYTHONPATH'] = posixpath.dirname(where) if where else contract.SRC
 
     def content(pairs):
-        pairs = [(safefs.check_relative(a), safefs.check_relative(b)) for a, b in pairs]
+        pairs = [(safefs.check_relative(p[0]), safefs.check_relative(p[1]), *p[2:3])
+                 for p in pairs]
         command = ['python', '-m', 'repro.contentcheck', MOUNT_A, MOUNT_B,
                    json.dumps(pairs, ensure_ascii=True)]
         code, output = run_confined(engine, image_id, command, timeout, env=env,
@@ -117,7 +137,7 @@ def in_image(engine, image_id, dir_a, dir_b, src=None, launcher=None, timeout=TI
             tail = output.decode('utf-8', 'replace').strip().splitlines()[-1:] or ['(none)']
             raise ReplayError(f'content comparison in the run image failed (exit {code}): '
                               f'{safefs.display(tail[0][:200])}')
-        return parse_result(output, [a for a, _ in pairs])
+        return parse_result(output, pairs)
     return content
 
 

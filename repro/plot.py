@@ -1,11 +1,13 @@
 """``repro plot``: learning curves of runs overlaid (matplotlib, host side).
 
-The series come from each run's ``progress.csv`` (pure functions here); the
-x axis is ``TotalEnvSteps`` when recorded, else ``Epoch``. With several
-runs of the same launcher and arguments but different seeds, their mean and
-spread (± one standard deviation) are drawn as well.
+A metric is a column of the run's ``progress.csv`` (x axis ``TotalEnvSteps``
+when recorded, else ``Epoch``) or, failing that, a scalar tag of its
+TensorBoard event files (x axis the step), as plain scripts log with
+``torch.utils.tensorboard``. With several runs of the same launcher and
+arguments but different seeds, their mean and spread (± one standard
+deviation) are drawn as well.
 
-A run directory was written by a container: ``progress.csv`` is read through
+A run directory was written by a container: its files are read through
 :mod:`repro.safefs` (a link, FIFO or binary file is a one-line error, never
 followed, blocked on or decoded), and text from runs reaches matplotlib
 with ``$`` escaped, so it is never parsed as mathtext.
@@ -13,11 +15,14 @@ with ``$`` escaped, so it is never parsed as mathtext.
 import math
 
 from repro import safefs
-from repro.tables import read_table
+from repro.tables import is_events, read_table
 from repro.errors import ConfigError, UntrustedFileError
 from repro.safefs import display
 
 X_AXES = ('TotalEnvSteps', 'Epoch', 'Iteration')
+# Event files are parsed in pure Python at about 5 MB/s: this caps a plot or
+# diff at seconds, and is far above a long run's scalars.
+MAX_EVENTS = 64 << 20
 
 
 def progress_rows(run_dir):
@@ -30,6 +35,50 @@ def progress_rows(run_dir):
                                      'file; not read')
         return read_table(run_dir, entry.rel)
     return []
+
+
+def event_files(run_dir):
+    """Relative paths of the run's TensorBoard event files, sorted."""
+    found = []
+    for entry in safefs.walk(run_dir):
+        if is_events(entry.rel):
+            if entry.kind != 'file':
+                raise UntrustedFileError(f'{display(entry.rel)} is a {entry.kind}, not a '
+                                         'regular file; not read')
+            found.append(entry.rel)
+    return found
+
+
+def read_scalars(run_dir, rel):
+    """(step, tag, value) of an event file under ``run_dir``, read safely."""
+    from repro.log.tensorboard import parse_events
+    try:
+        return parse_events(safefs.read_bytes(run_dir, rel, MAX_EVENTS))
+    except ValueError as exc:
+        raise UntrustedFileError(f'{display(rel)} is not a readable event file '
+                                 f'({display(exc)})') from None
+
+
+def run_series(run_dir, metric, run='the run'):
+    """(x axis name, xs, ys) of ``metric``: a progress.csv column, else the
+    first event file (sorted path) with that scalar tag."""
+    rows = progress_rows(run_dir)
+    if rows and metric in rows[0]:
+        return series(rows, metric)
+    names = set(rows[0]) if rows else set()
+    for rel in event_files(run_dir):
+        scalars = read_scalars(run_dir, rel)
+        points = [(step, value) for step, tag, value in scalars if tag == metric]
+        if points:
+            return 'step', [float(step) for step, _ in points], [v for _, v in points]
+        names.update(tag for _step, tag, _value in scalars)
+    if not names:
+        raise ConfigError(f'{run} has no progress.csv or TensorBoard scalars to plot')
+    shown = sorted(display(n) for n in names)
+    more = f' and {len(shown) - 40} more' if len(shown) > 40 else ''
+    raise ConfigError(f'metric {display(metric)!r} is in neither the progress.csv nor the '
+                      f'TensorBoard scalars of {run}',
+                      'choose one of: ' + ', '.join(shown[:40]) + more)
 
 
 def label_text(text):
@@ -82,7 +131,8 @@ def plot_runs(store, manifests, metric, output):
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
     x_name, groups = 'row', {}
     for manifest in manifests:
-        x_name, xs, ys = series(progress_rows(store.run_dir(manifest['run_id'])), metric)
+        x_name, xs, ys = run_series(store.run_dir(manifest['run_id']), metric,
+                                    f'run {display(manifest["run_id"])}')
         label = label_text(f'{manifest["run_id"]} (seed {manifest.get("seed")})')
         if manifest.get('replay_of'):
             label += ' replay'
@@ -105,7 +155,11 @@ def plot_runs(store, manifests, metric, output):
     ax.set_title(label_text(f'{metric} over {x_name}'))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(output)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        fig.savefig(output)
+    except (ValueError, OverflowError) as exc:  # e.g. values spanning 1e308..-1e308
+        raise ConfigError(f'cannot draw {display(metric)}: {display(exc)}') from None
+    finally:
+        plt.close(fig)
     return output

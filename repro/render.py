@@ -149,3 +149,31 @@ def manifest_summary(manifest, status=None):
     if manifest.get('error'):
         lines.append(f"error     {_cell(manifest.get('error'))}")
     return '\n'.join(lines + _artifact_lines(manifest.get('artifacts')))
+
+
+def verdict_lines(verdict):
+    """What ``repro replay`` prints after the run (pure, given a Verdict).
+
+    The report, the timing metrics (reported, not compared), the host
+    warnings, then the verdict line: the first divergence and how many more.
+    """
+    comparison = verdict.comparison
+    lines = [ln for ln in comparison.report if not ln.startswith('identical: ')]
+    lines += [f'warning: host {escape(w)}' for w in verdict.host_warnings]
+    lines += [f'original failed verification: {escape(p)}' for p in verdict.verification]
+    lines.append(f'run {escape(verdict.replay)} {escape(verdict.status)} '
+                 f'(replay of {escape(verdict.original)})')
+    if comparison.divergences:
+        more = len(comparison.divergences) - 1
+        lines.append(f'DIVERGED: {comparison.first}'
+                     + (f' (and {more} more divergence{"s" * (more > 1)})' if more else ''))
+    elif comparison.nothing_compared:
+        lines.append('NOTHING COMPARED: the outputs hold only logs, records or timing '
+                     'metrics, so nothing proves the run')
+    elif verdict.verification:
+        lines.append(f'UNVERIFIED ORIGINAL: the outputs match, but the original failed '
+                     f'verification ({len(verdict.verification)} problem(s))')
+    else:
+        note = ' (on a different host: see warnings)' if verdict.host_warnings else ''
+        lines.append(f'REPRODUCED: {comparison.compared} compared items matched{note}')
+    return lines

@@ -14,20 +14,41 @@ import dataclasses
 import hashlib
 import os
 
-from repro.errors import ReplayError, StoreError, VerificationError
+from repro.errors import ReplayError, ReproError, StoreError, VerificationError
 
 LAYER_NAMES = ('base', 'venv', 'repro')
 
 
 @dataclasses.dataclass
 class Verdict:
+    """A replay's outcome: the comparison, plus what it cannot show."""
     original: str
     replay: str
-    reproduced: bool
-    divergence: object
-    report: list
+    comparison: object   # repro.compare.Comparison
     host_warnings: list
-    status: str
+    status: str          # the replay run's own status
+    verification: list = dataclasses.field(default_factory=list)  # with --force
+
+    @property
+    def reproduced(self):
+        return self.comparison.reproduced and not self.verification
+
+    @property
+    def divergence(self):
+        return self.comparison.first
+
+    @property
+    def name(self):
+        if self.verification and self.comparison.reproduced:
+            return 'UNVERIFIED ORIGINAL'
+        return self.comparison.verdict
+
+    def to_json(self):
+        """The verdict as a documented JSON object (README: replay --json)."""
+        return {'original': self.original, 'replay': self.replay,
+                'replay_status': self.status, 'host_warnings': self.host_warnings,
+                'verification_problems': self.verification,
+                **self.comparison.to_json(), 'verdict': self.name}
 
 
 def check_inputs(store, manifest):
@@ -158,8 +179,9 @@ def plan_lines(manifest, network):
             f'  gpus {manifest.get("gpus") or "none"}']
 
 
-def verified_original(store, run_id):
-    """The original's manifest after the same checks as ``repro verify``."""
+def verified_original(store, run_id, force=False):
+    """(manifest, problems) of the original after the same checks as ``repro
+    verify``; a run that fails them is refused unless ``force``."""
     from repro.liveness import status_of
     from repro.manifest_loader import load
     from repro.verify import verify_run
@@ -172,18 +194,22 @@ def verified_original(store, run_id):
         raise ReplayError(f'run {run_id} is still running or never finished',
                           'wait for it, or replay a finished run')
     problems, _ = verify_run(store, run_id)
-    if problems:
+    if problems and not force:
         raise VerificationError(f'run {run_id} failed verification ({problems[0]}); '
-                                'not replaying it', f'see `repro verify {run_id}`')
-    return manifest
+                                'not replaying it', f'see `repro verify {run_id}`, or '
+                                'replay it anyway with --force')
+    return manifest, problems
 
 
 def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None, engine=None,
-           network=False):
+           network=False, timing=None, force=False):
     """Replay a run; returns a :class:`Verdict`.
 
     ``network`` is the user's permission: a run recorded with networking
     is refused without it, and nothing else turns networking on.
+    ``timing`` (:class:`repro.timing.TimingRules`) says which metrics are
+    wall-clock. ``force`` replays a run that fails verification; the
+    verdict then carries the problems.
     """
     from repro import safefs
     from repro.compare import compare_outputs
@@ -193,7 +219,7 @@ def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None, engi
     from repro.sourcetree import export_files
     run_id = store.resolve(run_ref)
     refuse_tracked_store(store)
-    manifest = verified_original(store, run_id)
+    manifest, problems = verified_original(store, run_id, force)
     if manifest.get('network') and not network:
         raise ReplayError(f'run {run_id} ran with networking on; the replay would too',
                           'give `repro replay --network` if you trust it')
@@ -209,15 +235,23 @@ def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None, engi
     image_record = {k: v for k, v in manifest['image'].items() if k != 'layers'}
     new_id, status, _code = execute(
         engine, store, launcher_rel=manifest['launcher'], seed=manifest['seed'],
-        args=manifest['args'], gpus=manifest.get('gpus'),
+        args=manifest['args'], args_written=manifest.get('args_written'),
+        gpus=manifest.get('gpus'),
         network=bool(manifest.get('network')) and network,
         src=src, image_id=image_id, image_record=image_record, git_record=manifest['git'],
         diff=diff, lock=manifest['lock'], replay_of=run_id, output=output,
         progress=progress)
     new = load(store, new_id)
     dir_a, dir_b = store.run_dir(run_id), store.run_dir(new_id)
-    divergence, report = compare_outputs(dir_a, dir_b, rtol, atol,
-                                         content=in_image(engine, image_id, dir_a, dir_b, src=src,
-                                                         launcher=manifest['launcher']))
-    return Verdict(run_id, new_id, divergence is None, divergence, report,
-                   numerics_differences(manifest, new), status)
+    try:
+        comparison = compare_outputs(
+            dir_a, dir_b, rtol, atol, timing=timing,
+            content=in_image(engine, image_id, dir_a, dir_b, src=src,
+                             launcher=manifest['launcher']),
+            hostnames=(manifest.get('hostname'), new.get('hostname')))
+    except ReproError as exc:  # never leave a replay that proves nothing looking fine
+        new.update(status='failed', error=f'cannot compare the outputs: {exc.message}')
+        store.write_manifest(new_id, new)
+        raise
+    return Verdict(run_id, new_id, comparison, numerics_differences(manifest, new), status,
+                   problems)

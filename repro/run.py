@@ -96,8 +96,13 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     from repro.sourcetree import export_files
     from repro.store import RunStore
 
+    from repro.launchargs import expand_seed, seed_conflicts
     check_inputs(seed, list(args))
     root, launcher_rel = resolve_launcher(launcher)
+    written = list(args)
+    args = expand_seed(written, seed) if seed is not None else written
+    for warning in seed_conflicts(written, seed) if seed is not None else ():
+        progress(f'warning: {warning}')
     config = load_config(root)
     _lock_path, lock_bytes = check_lock(root)
     engine = DockerEngine.connect()
@@ -120,6 +125,7 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
     image_id, built = ensure_image(engine, plan, progress=progress)
     progress(f'{"built" if built else "reusing"} image {image_id[:19]} (key {plan.key[:12]})')
     return execute(engine, store, launcher_rel=launcher_rel, seed=seed, args=list(args),
+                   args_written=written,
                    gpus=gpus, network=network, src=export_files(store, snapshot.tree, snapshot.files),
                    image_id=image_id, image_record=plan.record(image_id),
                    git_record=snapshot.git_record(), diff=snapshot.diff,
@@ -129,8 +135,11 @@ def run(launcher, seed=0, args=(), gpus=None, network=False, progress=print,
 
 def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, image_id,
             image_record, git_record, diff, lock, replay_of=None, output=None,
-            progress=print):
+            progress=print, args_written=None):
     """Run the container for a new run and record it; (run id, status, code).
+
+    ``args`` are what the script gets; ``args_written`` what the user wrote
+    (with ``{seed}`` unexpanded), recorded when they differ.
 
     The host writes ``meta/`` (the source diff, the flags it sets) before
     the container starts; the container gets ``/src`` read-only and its
@@ -154,7 +163,7 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
     manifest = {
         'format': FORMAT, 'run_id': run_id, 'status': 'running', 'start_time': _now(),
         'end_time': None, 'exit_code': None,
-        'command': command_line(launcher_rel, seed, list(args), gpus, network),
+        'command': command_line(launcher_rel, seed, list(args_written or args), gpus, network),
         'replay': ['repro', 'replay', run_id], 'replay_of': replay_of,
         'launcher': launcher_rel, 'seed': seed, 'args': list(args),
         'env': allowed_env(env), 'network': bool(network), 'gpus': gpus,
@@ -164,6 +173,8 @@ def execute(engine, store, *, launcher_rel, seed, args, gpus, network, src, imag
         'determinism': {}, 'host': host, 'runner': runner_record(),
         'repro_version': repro.__version__, 'artifacts': [],
     }
+    if args_written is not None and list(args_written) != list(args):
+        manifest['args_written'] = list(args_written)
     store.write_manifest(run_id, manifest)
 
     tee = _Tee(os.path.join(run_dir, 'logs', 'stdout.log'), output or sys.stdout.buffer)

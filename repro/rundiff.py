@@ -1,15 +1,18 @@
 """``repro diff A B``: what differs between two runs, section by section.
 
-Run directories were written by containers (or forged): metrics are read
-through :mod:`repro.safefs` (no links, FIFOs or devices, size-capped, UTF-8
-only) and every name or value from them is printed through ``display``.
+Run directories were written by containers (or forged): metrics (progress
+CSVs and TensorBoard scalars) are read through :mod:`repro.safefs` (no
+links, FIFOs or devices, size-capped) and every name or value from them is
+printed through ``display``.
 """
 import difflib
+import struct
 
 from repro import safefs
-from repro.compare import pair_files
-from repro.tables import read_table
+from repro.plot import read_scalars
+from repro.tables import is_events, read_table
 from repro.errors import ReproError
+from repro.pairing import pair
 from repro.replay import host_differences
 from repro.safefs import display
 from repro.wheels import parse_lock
@@ -70,21 +73,31 @@ def dict_changes(a, b, keys=None):
 
 
 def final_metrics(run_dir):
-    """({csv path: last row} for every progress CSV of a run, [notes on those skipped])."""
+    """({path: {name: last value}} for every progress CSV and TensorBoard event
+    file of a run, [notes on those skipped]).
+
+    A CSV gives its final row (cells as text); an event file the last
+    (step, value) of each scalar tag, in file order.
+    """
     out, notes = {}, []
     for entry in safefs.walk(run_dir):
-        if not entry.rel.endswith('.csv'):
+        if not entry.rel.endswith('.csv') and not is_events(entry.rel):
             continue
         if entry.kind != 'file':
             notes.append(f'skipped {display(entry.rel)}: a {entry.kind}, not read')
             continue
         try:
-            rows = read_table(run_dir, entry.rel)
+            if is_events(entry.rel):
+                last = {tag: (step, value)
+                        for step, tag, value in read_scalars(run_dir, entry.rel)}
+            else:
+                rows = read_table(run_dir, entry.rel)
+                last = {k: _cell(v) for k, v in rows[-1].items()} if rows else {}
         except ReproError as exc:
             notes.append(f'skipped: {exc}')
             continue
-        if rows:
-            out[entry.rel] = {k: _cell(v) for k, v in rows[-1].items()}
+        if last:
+            out[entry.rel] = last
     return out, notes
 
 
@@ -94,19 +107,53 @@ def _cell(value):
                                              else value)
 
 
+def short_float(value):
+    """The shortest text that reads back as ``value``'s float32, when it is one
+    (``simple_value`` is float32, whose double repr is 17 noisy digits), else repr."""
+    try:
+        as_f32 = struct.unpack('<f', struct.pack('<f', value))[0]
+    except OverflowError:  # beyond float32's range
+        return repr(value)
+    if as_f32 != value:  # a double, or NaN
+        return repr(value)
+    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
+        text = repr(float(f'{value:.{digits}g}'))
+        if struct.unpack('<f', struct.pack('<f', float(text)))[0] == value:
+            return text
+
+
+def _text(value):
+    if isinstance(value, tuple):  # (step, value) of an event scalar
+        return f'{short_float(value[1])} @{value[0]}'
+    return value
+
+
+def pair_metric_files(a, b, paths_a, paths_b):
+    """(pairs, lines on the unpaired): paired as a replay pairs outputs, with
+    each run's recorded hostname a wildcard in names."""
+    hosts = tuple(m.get('hostname') if isinstance(m.get('hostname'), str) else None
+                  for m in (a, b))
+    found = pair(paths_a, paths_b, hosts)
+    return found.pairs, ([f'only in a: {display(p)}' for p in found.only_original]
+                         + [f'only in b: {display(p)}' for p in found.only_replay]
+                         + [f'not paired: {amb}' for amb in found.ambiguous])
+
+
 def metrics_side_by_side(store, a, b):
     ma, notes_a = final_metrics(store.run_dir(a['run_id']))
     mb, notes_b = final_metrics(store.run_dir(b['run_id']))
-    pairs, _, _ = pair_files(ma, mb)
-    lines = [f'a: {n}' for n in notes_a] + [f'b: {n}' for n in notes_b]
+    pairs, unpaired = pair_metric_files(a, b, ma, mb)
+    lines = [f'a: {n}' for n in notes_a] + [f'b: {n}' for n in notes_b] + unpaired
     for path_a, path_b in pairs:
-        lines.append(f'{display(path_a)} (final row)')
+        what = 'last value @step of each tag' if is_events(path_a) else 'final row'
+        lines.append(f'{display(path_a)} ({what})')
         ra, rb = ma[path_a], mb[path_b]
         width = max((len(display(k)) for k in ra.keys() | rb.keys()), default=0)
         for key in sorted(ra.keys() | rb.keys()):
-            mark = '' if ra.get(key) == rb.get(key) else '  *'
-            lines.append(f'  {display(key):<{width}}  {ra.get(key, "-"):>20}  '
-                         f'{rb.get(key, "-"):>20}{mark}')
+            # repr: exact for floats and equal for NaN, so a one-ulp change is marked
+            mark = '' if repr(ra.get(key)) == repr(rb.get(key)) else '  *'
+            lines.append(f'  {display(key):<{width}}  {_text(ra.get(key, "-")):>20}  '
+                         f'{_text(rb.get(key, "-")):>20}{mark}')
     return lines
 
 

@@ -50,6 +50,13 @@ def display(name):
     return ''.join(out)
 
 
+def printable(text):
+    """``text`` with control, bidi-override and undecodable characters
+    escaped, but tabs and backslashes kept: for code and other multi-line
+    text a person reads (a diff), not for names that must round-trip (pure)."""
+    return '\t'.join(display(part).replace('\\\\', '\\') for part in str(text).split('\t'))
+
+
 def is_utf8(name):
     """Whether a walked name is valid text (no undecodable bytes) (pure)."""
     try:

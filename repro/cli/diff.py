@@ -9,10 +9,12 @@ def diff(a: str = typer.Argument(..., help='first run (id or unique prefix)'),
     from repro.manifest_loader import load
     from repro.project import open_store
     from repro.rundiff import diff_runs
-    from repro.safefs import display
+    from repro.safefs import display, printable
     store = open_store()
     ma, mb = (load(store, store.resolve(ref)) for ref in (a, b))
     typer.echo(f'a: {display(ma["run_id"])}\nb: {display(mb["run_id"])}')
     for title, lines in diff_runs(store, ma, mb, patch=patch):
         typer.echo(f'\n## {title}')
-        typer.echo('\n'.join(lines) if lines else '(same)')
+        # Everything below may come from a forged store or a container's
+        # outputs: no line may carry terminal escapes or forge another line.
+        typer.echo('\n'.join(printable(ln) for ln in lines) if lines else '(same)')

@@ -1,10 +1,15 @@
-"""``repro lock``: requirements.in -> hashed requirements.lock (pip-tools)."""
+"""``repro lock``: requirements.in (or [project.dependencies], or requirements.txt)
+-> hashed requirements.lock (pip-tools)."""
 import typer
 
 
 def lock(project: str = typer.Option('.', help='project directory')):
-    """Lock the project's dependencies with hashes into requirements.lock."""
+    """Lock the project's dependencies with hashes into requirements.lock.
+
+    The input is requirements.in, else pyproject.toml's [project.dependencies],
+    else requirements.txt (whose pins are kept as constraints).
+    """
     from repro.locking import compile_lock, lock_inputs
-    lock_inputs(project)  # bad inputs: one line, before any progress output
-    typer.echo('locking dependencies with pip-compile --generate-hashes ...', err=True)
+    source, _text = lock_inputs(project)  # bad inputs: one line, before any progress output
+    typer.echo(f'locking {source} with pip-compile --generate-hashes ...', err=True)
     typer.echo(compile_lock(project))

@@ -1,31 +1,58 @@
 """``repro replay RUN_ID``: re-execute a run and prove its outputs match."""
+from typing import List, Optional
+
 import typer
 
-DIVERGED_EXIT = 4  # distinct from errors (2) and failed verification (3)
+DIVERGED_EXIT = 4          # distinct from errors (2) and failed verification (3)
+NOTHING_COMPARED_EXIT = 5  # only logs or timing came out: nothing was proved
 
 
 def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one'),
            rtol: float = typer.Option(0.0, help='relative tolerance for metrics'),
            atol: float = typer.Option(0.0, help='absolute tolerance for metrics'),
            network: bool = typer.Option(False, '--network',
-                                        help='allow networking, for a run recorded with it')):
-    """Replay a run exactly; REPRODUCED (exit 0) or DIVERGED (exit 4)."""
+                                        help='allow networking, for a run recorded with it'),
+           timing: Optional[List[str]] = typer.Option(
+               None, '--timing', help='glob of another wall-clock metric (repeatable)'),
+           compare_all: bool = typer.Option(False, '--compare-all',
+                                            help='compare timing metrics too'),
+           as_json: bool = typer.Option(False, '--json', help='print the verdict as JSON'),
+           force: bool = typer.Option(False, '--force',
+                                      help='replay even if the run fails verification')):
+    """Replay a run exactly: REPRODUCED (exit 0), DIVERGED (4) or NOTHING COMPARED (5)."""
+    import json
     import math
     import sys
 
     from repro.errors import ConfigError
     from repro.project import open_store
+    from repro.render import verdict_lines
+    from repro.replay import replay as replay_run
+    from repro.timing import TimingRules
     for name, value in (('--rtol', rtol), ('--atol', atol)):
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f'invalid {name} {value}: use a finite number >= 0')
-    from repro.replay import replay as replay_run
+    rules = TimingRules(extra_globs=(*_config_timing(), *(timing or ())),
+                        compare_all=compare_all)
     verdict = replay_run(open_store(), run, rtol=rtol, atol=atol, network=network,
+                         timing=rules, force=force,
                          progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)
-    for line in verdict.host_warnings:
-        typer.echo(f'warning: host {line}', err=True)
-    typer.echo(f'run {verdict.replay} {verdict.status} (replay of {verdict.original})')
-    if not verdict.reproduced:
-        typer.echo(f'DIVERGED: {verdict.divergence}')
+    if as_json:
+        typer.echo(json.dumps(verdict.to_json(), indent=2, allow_nan=False))
+    else:
+        typer.echo('\n'.join(verdict_lines(verdict)))
+    if verdict.comparison.divergences or verdict.verification:
         raise typer.Exit(DIVERGED_EXIT)
-    note = ' (on a different host: see warnings)' if verdict.host_warnings else ''
-    typer.echo(f'REPRODUCED: every compared artifact matched{note}')
+    if verdict.comparison.nothing_compared:
+        raise typer.Exit(NOTHING_COMPARED_EXIT)
+
+
+def _config_timing():
+    """``[tool.repro] replay.timing`` of the project we are in, if any."""
+    from repro.config import replay_timing
+    from repro.errors import SourceError
+    from repro.project import find_project_root
+    try:
+        return replay_timing(find_project_root('.'))
+    except SourceError:  # outside a repository (REPRO_HOME elsewhere): none
+        return ()

@@ -184,18 +184,68 @@ def _fields(data):
         yield number, wire, value
 
 
+# DataType -> (struct format, TensorProto field of repeated values, its fixed wire type)
+_FLOAT_DTYPES = {1: ('<f', 5, 5), 2: ('<d', 6, 1)}  # DT_FLOAT, DT_DOUBLE
+
+
+def _one_element(shape):
+    """Whether a TensorShapeProto has exactly one element ([] or [1], [1, 1], ...)."""
+    size = 1
+    for number, wire, value in _fields(shape):
+        if number == 3 and wire == 0 and value:  # unknown_rank
+            return False
+        if number == 2 and wire == 2:  # dim { size: 1 }
+            size *= next((v for n, w, v in _fields(value) if (n, w) == (1, 0)), 0)
+    return size == 1
+
+
+def _tensor_scalar(tensor):
+    """The value of a one-element float or double TensorProto, else None.
+
+    Newer writers (``add_scalar(..., new_style=True)``, TF2's
+    ``tf.summary.scalar``) put scalars in ``tensor`` instead of ``simple_value``;
+    the value sits in ``tensor_content`` (raw little-endian) or in the
+    packed or unpacked ``float_val``/``double_val`` field.
+    """
+    fields = list(_fields(tensor))
+    dtype = next((v for n, w, v in fields if (n, w) == (1, 0)), 0)
+    shape = next((v for n, w, v in fields if (n, w) == (2, 2)), b'')
+    if dtype not in _FLOAT_DTYPES or not _one_element(shape):
+        return None
+    fmt, number, wire = _FLOAT_DTYPES[dtype]
+    raw = next((v for n, w, v in fields if (n, w) == (4, 2)), None)
+    if raw is None:
+        raw = b''.join(v for n, w, v in fields if n == number and w in (2, wire))
+    if len(raw) != struct.calcsize(fmt):
+        raise ValueError(f'a scalar tensor holding {len(raw)} bytes')
+    return struct.unpack(fmt, raw)[0]
+
+
+def _scalar_value(summary_value):
+    """(tag, value) of one ``Summary.Value`` that holds a scalar, else None."""
+    fields = {(n, w): v for n, w, v in _fields(summary_value)}
+    if (1, 2) not in fields:
+        return None
+    if (2, 5) in fields:  # simple_value
+        value = struct.unpack('<f', fields[2, 5])[0]
+    elif (8, 2) in fields:  # tensor
+        value = _tensor_scalar(fields[8, 2])
+    else:  # an image, histogram, text, ...
+        return None
+    return None if value is None else (fields[1, 2].decode('utf-8'), value)
+
+
 def _scalars(payload):
-    """(step, tag, value) of the ``simple_value`` scalars of one Event."""
+    """(step, tag, value) of the scalars of one Event."""
     step, out = 0, []
     for number, wire, value in _fields(payload):
         if number == 2 and wire == 0:
             step = value - (1 << 64) if value >= 1 << 63 else value
         elif number == 5 and wire == 2:
             for _n, _w, summary_value in (f for f in _fields(value) if f[:2] == (1, 2)):
-                fields = {(n, w): v for n, w, v in _fields(summary_value)}
-                if (1, 2) in fields and (2, 5) in fields:
-                    out.append((fields[1, 2].decode('utf-8'),
-                                struct.unpack('<f', fields[2, 5])[0]))
+                found = _scalar_value(summary_value)
+                if found is not None:
+                    out.append(found)
     return [(step, tag, value) for tag, value in out]
 
 
@@ -230,8 +280,9 @@ def parse_events(data):
 def read_events(path):
     """(step, tag, value) of every scalar in an event file, in file order.
 
-    Reads ``simple_value`` scalars, which is what repro and
-    ``torch.utils.tensorboard`` write; records are checked by their CRCs.
+    Reads ``simple_value`` scalars (what repro and ``torch.utils.tensorboard``
+    write) and one-element float tensors (what newer writers emit); records
+    are checked by their CRCs.
     For a file a container wrote, read its bytes with :mod:`repro.safefs`
     and call :func:`parse_events`.
     """

@@ -40,7 +40,7 @@ def test_cleanrl_style_script_is_reproduced(rl_project, tmp_path):
                                              'cleanrl_style.py')
     assert replay.returncode == 0, json.dumps(verdict, indent=1)[-3000:]
     assert verdict['verdict'] == 'REPRODUCED'
-    assert any(t['name'] == 'charts/SPS' for t in verdict['timing'])
+    assert any(t['metric'] == 'charts/SPS' for t in verdict['timing'])
     manifest = json.loads((tmp_path / 'store' / 'runs' / run_id / 'manifest.json')
                           .read_text())
     assert manifest['args'] == ['--seed', '3'] and manifest['hostname'] == 'repro'
@@ -50,5 +50,5 @@ def test_stable_baselines3_is_reproduced(rl_project, tmp_path):
     _, replay, verdict = run_and_replay(rl_project, tmp_path / 'store', 'sb3_ppo.py')
     assert replay.returncode == 0, json.dumps(verdict, indent=1)[-3000:]
     assert verdict['verdict'] == 'REPRODUCED'
-    timing = {t['name'] for t in verdict['timing']}
+    timing = {t['metric'] for t in verdict['timing']}
     assert {'time/fps', 'time/time_elapsed'} <= timing

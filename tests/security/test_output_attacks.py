@@ -65,6 +65,12 @@ def outputs(tmp_path, name, files=None):
     return root
 
 
+def compared(*args, **kwargs):
+    """compare_outputs' (first divergence, report lines)."""
+    result = compare_outputs(*args, **kwargs)
+    return result.first, result.report
+
+
 def all_text(first, report):
     """Everything compare handed back, as one string to search for leaks."""
     return '\n'.join([str(first), *report])
@@ -84,7 +90,7 @@ def test_a_pickle_that_runs_code_is_never_loaded_on_the_host(tmp_path):
     pwned = tmp_path / 'pwned'
     a = outputs(tmp_path, 'a', {'params.pkl': pickle.dumps(Reduce(f'touch {pwned} #1'))})
     b = outputs(tmp_path, 'b', {'params.pkl': pickle.dumps(Reduce(f'touch {pwned} #2'))})
-    first, report = within(10, compare_outputs, str(a.parent), str(b.parent))
+    first, report = within(10, compared, str(a.parent), str(b.parent))
     assert first.path == 'outputs/params.pkl' and 'not compared on the host' in str(first)
     assert not pwned.exists()
 
@@ -99,7 +105,7 @@ def test_a_fifo_in_outputs_never_blocks_compare(tmp_path, fifos_in):
         for rel in names if side in fifos_in else ():
             (roots[side] / rel).parent.mkdir(parents=True, exist_ok=True)
             os.mkfifo(roots[side] / rel)
-    first, report = within(10, compare_outputs, str(roots['a'].parent), str(roots['b'].parent))
+    first, report = within(10, compared, str(roots['a'].parent), str(roots['b'].parent))
     if len(fifos_in) == 2:
         assert first is None
         assert 'not a regular file, not read: outputs/progress.csv' in report
@@ -131,7 +137,7 @@ def test_links_are_compared_by_target_string_never_opened(tmp_path, secret):
     os.symlink(secret / 'progress.csv', b / 'progress.csv')
     os.symlink(secret, a / 'data')
     os.symlink('/etc', b / 'data')
-    first, report = within(10, compare_outputs, str(a.parent), str(b.parent))
+    first, report = within(10, compared, str(a.parent), str(b.parent))
     assert 'identical: outputs/progress.csv' in report
     assert first.path == 'outputs/data' and first.where == 'link targets differ'
     assert SECRET not in all_text(first, report)
@@ -144,7 +150,7 @@ def test_links_are_compared_by_target_string_never_opened(tmp_path, secret):
 def test_malformed_tables_diverge_are_noted_or_one_line_errors(tmp_path, content, expected):
     a = outputs(tmp_path, 'a', {'progress.csv': TABLE})
     b = outputs(tmp_path, 'b', {'progress.csv': content})
-    first, _ = within(10, compare_outputs, str(a.parent), str(b.parent))
+    first, _ = within(10, compared, str(a.parent), str(b.parent))
     assert first.path == 'outputs/progress.csv' and expected in str(first)
     metrics, notes = final_metrics(str(b.parent))
     assert metrics == {} and len(notes) == 1 and expected in notes[0]
@@ -157,7 +163,7 @@ def test_huge_files_are_refused_by_size_before_reading(tmp_path):
     b = outputs(tmp_path, 'b')
     with open(b / 'progress.csv', 'wb') as f:  # sparse: no disk used
         f.truncate(safefs.MAX_TABLE + 1)
-    first, _ = within(10, compare_outputs, str(a.parent), str(b.parent))
+    first, _ = within(10, compared, str(a.parent), str(b.parent))
     assert 'too large' in str(first)
     assert 'too large' in final_metrics(str(b.parent))[1][0]
     with pytest.raises(ReproError, match='too large'):
@@ -171,7 +177,7 @@ def test_garbage_event_files_are_a_divergence(tmp_path, garbage):
     name = 'tb/events.out.tfevents.1795491604.repro.1.0'
     a = outputs(tmp_path, 'a', {name: good})
     b = outputs(tmp_path, 'b', {name: good[:-5] if garbage == 'truncated' else garbage})
-    first, _ = within(10, compare_outputs, str(a.parent), str(b.parent))
+    first, _ = within(10, compared, str(a.parent), str(b.parent))
     assert 'the replay is not a readable event file' in first.where
 
 
@@ -180,7 +186,7 @@ def test_names_with_escapes_and_undecodable_bytes_are_displayed_safely(tmp_path)
     a = outputs(tmp_path, 'a')
     (a / evil).write_text(TABLE)
     b = outputs(tmp_path, 'b')
-    first, report = compare_outputs(str(a.parent), str(b.parent))
+    first, report = compared(str(a.parent), str(b.parent))
     text = all_text(first, report)
     assert '\x1b' not in text and '\\xff\\x1b[2J\\nevil.csv' in text
     assert '\n' not in str(first)
@@ -257,13 +263,16 @@ def answer(obj):
 
 
 def test_in_image_runs_one_confined_container_and_parses_its_answer(tmp_path):
-    engine = FakeEngine(answer({'p.pkl': None, 'd/q.pkl': 'x: 1 != 2'}))
+    engine = FakeEngine(answer([None, 'x: 1 != 2']))
     content = in_image(engine, 'sha256:img', str(tmp_path / 'a'), str(tmp_path / 'b'))
-    assert content([('p.pkl', 'p.pkl'), ('d/q.pkl', 'd/q.pkl')]) == \
-        {'p.pkl': None, 'd/q.pkl': 'x: 1 != 2'}
+    assert content([('p.pkl', 'p.pkl'), ('m.zip', 'm.zip', 'd/q.pkl')]) == \
+        {('p.pkl', 'p.pkl'): None, ('m.zip', 'm.zip', 'd/q.pkl'): 'x: 1 != 2'}
     (call,) = engine.calls
     assert call['command'][:3] == ['python', '-m', 'repro.contentcheck']
-    assert json.loads(call['command'][-1]) == [['p.pkl', 'p.pkl'], ['d/q.pkl', 'd/q.pkl']]
+    assert json.loads(call['command'][-1]) == [['p.pkl', 'p.pkl'], ['m.zip', 'm.zip', 'd/q.pkl']]
+    # an image made before archives were compared answers {rel_a: text}
+    legacy = in_image(FakeEngine(answer({'p.pkl': 'y'})), 'img', '/a', '/b')
+    assert legacy([('p.pkl', 'p.pkl')]) == {('p.pkl', 'p.pkl'): 'y'}
     assert all(mode == 'ro' for _h, _c, mode in call['mounts'])
     assert call['network'] is False and call['read_only_root'] is True
     assert call['user'] == f'{os.getuid()}:{os.getgid()}'
@@ -276,7 +285,7 @@ def test_in_image_runs_one_confined_container_and_parses_its_answer(tmp_path):
     (f'{MARKER} {{"p.pkl": nul'.encode(), 0, 'invalid JSON'),
     (answer({'p.pkl': None, '/etc/passwd': None}), 0, 'other files than asked'),
     (answer({'p.pkl': 3}), 0, 'not with text'),
-    (answer(['p.pkl']), 0, 'other files than asked'),
+    (answer([None, None]), 0, 'other files than asked'),
     (b'x' * (5 << 20), 0, 'printed more than'),
 ])
 def test_a_bad_answer_from_the_container_is_a_one_line_replay_error(output, code, message):
@@ -305,8 +314,8 @@ def test_the_source_is_mounted_read_only_with_the_launchers_directory_on_the_pat
 
 def test_the_last_marker_line_wins_and_long_texts_are_cut():
     forged = f'{MARKER} {{"p.pkl": null}}\n'.encode()
-    assert parse_result(forged + answer({'p.pkl': 'y' * 5000}), ['p.pkl'])['p.pkl'] \
-        == 'y' * 1000 + '...'
+    asked = [('p.pkl', 'p.pkl')]
+    assert parse_result(forged + answer(['y' * 5000]), asked)[asked[0]] == 'y' * 1000 + '...'
 
 
 def test_paths_sent_into_the_container_must_be_plain_relative_paths():
@@ -338,7 +347,7 @@ def test_pickles_are_compared_inside_the_run_image(tmp_path, base_image):
         'evil.pkl': pickle.dumps(Reduce(f'touch {pwned} /compare/b/outputs/pwned; echo 2')),
     })
     content = in_image(DockerEngine.connect(), image_id, str(a.parent), str(b.parent))
-    first, report = compare_outputs(str(a.parent), str(b.parent), content=content)
+    first, report = compared(str(a.parent), str(b.parent), content=content)
     assert 'equal content: outputs/same.pkl' in report
     assert first.path == 'outputs/changed.pkl' and "$['x']: 1 != 2" in first.where
     assert 'equal content: outputs/evil.pkl' in report  # its code ran, confined
