@@ -25,7 +25,8 @@ import re
 from repro.safefs import display
 
 TIME, HOST = '<time>', '<host>'
-_FRACTION_ZONE = r'(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}(?!\d))?'
+# Fractions: .123, ,5, or strftime's -%f (six digits after a dash).
+_FRACTION_ZONE = r'(?:[.,]\d{1,9}|-\d{6}(?!\d))?(?:Z|[+-]\d{2}:?\d{2}(?!\d))?'
 _TIME_TOKENS = [re.compile(p) for p in (
     # date-times, separated (2026-11-24T02:10:00, 2026_11_24_02_10_00, 2026-11-24/02-10-00)
     r'(?<!\d)(?:19|20)\d\d([-_])[01]\d\1[0-3]\d[T_ /-][0-2]\d([-:_])[0-5]\d\2[0-5]\d'

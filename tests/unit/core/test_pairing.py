@@ -73,3 +73,11 @@ def test_several_entries_with_one_key_are_ambiguous_not_paired_in_order():
 def test_keys_are_displayed_safely():
     group = pair(['d\x1b_1732412345/a', 'd\x1b_1732412346/a'], ['d\x1b_1732412347/a'])
     assert '\x1b' not in str(group.ambiguous[0]) and '\\x1b' in str(group.ambiguous[0])
+
+
+def test_strftime_microseconds_after_a_dash_are_part_of_the_time():
+    """``%Y%m%d-%H%M%S-%f``: a common run-directory name."""
+    from repro.pairing import structure_key
+    a = structure_key('runs/20261124-171234-301878/loss.csv')
+    assert a == structure_key('runs/20261124-171301-974693/loss.csv')
+    assert structure_key('runs/itr-301878.csv') != structure_key('runs/itr-974693.csv')
