@@ -232,9 +232,14 @@ def is_pickle(name):
     return name.endswith(PICKLES)
 
 
-def compare_archives(path, open_a, open_b, nested=False):
+def compare_archives(path, open_a, open_b, nested=False, timing=None, timed=None):
     """(divergences, members compared, pickle members whose bytes differ) of two
-    archives; ``open_a()``/``open_b()`` give binary file objects."""
+    archives; ``open_a()``/``open_b()`` give binary file objects.
+
+    JSON members whose bytes differ are compared by content
+    (:mod:`repro.jsoncompare`); the wall-clock fields skipped there are
+    appended to ``timed`` as ``member:json.path``.
+    """
     from repro.tables import Divergence
     budget = Budget()
     with open_a() as fa, open_b() as fb:
@@ -263,11 +268,29 @@ def compare_archives(path, open_a, open_b, nested=False):
         elif is_pickle(name) and not nested and not _torch_data(name, ma):
             pickles.append(name)
         else:
+            found = _json_member(open_a, open_b, name, timing, timed)
+            if found is False:
+                continue  # equal as JSON: only wall-clock fields or addresses differ
             why = ' (a pickle inside a nested archive or torch data.pkl: not unpickled)' \
-                if is_pickle(name) else ''
+                if is_pickle(name) else f': {found}' if found else ''
             out.append(Divergence(path, f'member bytes differ ({a[2]} vs {b[2]} bytes){why}',
                                   name, label='member'))
     return out, compared, pickles
+
+
+def _json_member(open_a, open_b, name, timing, timed):
+    """False if both members are JSON equal in content, the difference if
+    they are JSON that differs, None if they are not JSON."""
+    from repro import jsoncompare
+    from repro.timing import TimingRules
+    data = [jsoncompare.load(read_member(opener(), name)) for opener in (open_a, open_b)]
+    if data[0] is None or data[1] is None:
+        return None
+    skipped = []
+    found = jsoncompare.difference(*data, timing or TimingRules(), timed=skipped)
+    if timed is not None:
+        timed.extend(f'{name}:{where}' for where in jsoncompare.collapse(skipped))
+    return found or False
 
 
 def _torch_data(name, entries):

@@ -39,6 +39,7 @@ from repro import archives, safefs
 from repro.errors import UntrustedFileError
 from repro.pairing import pair
 from repro.safefs import display
+from repro.timing import Timing, TimingRules
 from repro.tables import (Divergence, close, compare_csv,  # noqa: F401
                           compare_events, compare_scalars, csv_rows, is_events, read_table)
 
@@ -108,14 +109,31 @@ def compare_entries(root_a, ea, root_b, eb, rtol=0.0, atol=0.0, timing=None):
     with safefs.open_regular(root_a, ea.rel) as fa, safefs.open_regular(root_b, eb.rel) as fb:
         kinds = archives.kind_of(fa.read(archives.HEAD)), archives.kind_of(fb.read(archives.HEAD))
     if kinds[0] and kinds[1]:  # before pickles: torch.save writes zips, whatever the name
+        timed = []
         found, count, pickles = archives.compare_archives(
             path, lambda: safefs.open_regular(root_a, ea.rel),
-            lambda: safefs.open_regular(root_b, eb.rel))
-        return Outcome('members', found, compared=count,
-                       content=[(ea.rel, eb.rel, name) for name in pickles])
+            lambda: safefs.open_regular(root_b, eb.rel), timing=timing, timed=timed)
+        return Outcome('members', found, [Timing(path, name) for name in timed],
+                       compared=count, content=[(ea.rel, eb.rel, name) for name in pickles])
+    if path.endswith('.json'):
+        return _json(root_a, ea.rel, root_b, eb.rel, timing)
     if path.endswith(archives.PICKLES):
         return Outcome('content', content=[(ea.rel, eb.rel)])
     return Outcome('diverged', [Divergence(path, 'bytes differ')], compared=1)
+
+
+def _json(root_a, rel_a, root_b, rel_b, timing):
+    """A JSON output by content: wall-clock fields reported, not compared."""
+    from repro import jsoncompare
+    data = [jsoncompare.load(safefs.read_bytes(root, rel, safefs.MAX_JSON))
+            for root, rel in ((root_a, rel_a), (root_b, rel_b))]
+    if data[0] is None or data[1] is None:
+        return Outcome('diverged', [Divergence(rel_a, 'bytes differ')], compared=1)
+    timed = []
+    found = jsoncompare.difference(*data, timing or TimingRules(), timed=timed)
+    divergences = [Divergence(rel_a, f'content differs at {found}')] if found else []
+    return Outcome('values', divergences,
+                   [Timing(rel_a, name) for name in jsoncompare.collapse(timed)], 1)
 
 
 def _table(root_a, rel_a, root_b, rel_b, rtol, atol, timing):

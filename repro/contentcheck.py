@@ -63,13 +63,56 @@ def _read(root, rel, member):
 
 def main(argv):
     """``ROOT_A ROOT_B PAIRS_JSON``: print one line, the marker and a JSON list
-    with one answer (difference text or null) per pair, in order."""
+    with one answer (difference text or null) per pair, in order.
+
+    Each pair is unpickled in its own forked child, so code in one pickle
+    cannot change how the other pairs are compared. The answer goes to a
+    private copy of stdout that children neither hold nor can reach: fd 1
+    becomes stderr, and this process is made non-dumpable so its
+    ``/proc/<pid>/fd`` is closed to them.
+    """
     root_a, root_b, pairs = argv[0], argv[1], json.loads(argv[2])
-    out = sys.stdout
-    sys.stdout = sys.stderr  # what unpickled code prints stays off the answer line
-    result = [_cut(compare_pair(root_a, root_b, *pair)) for pair in pairs]
-    out.write(f'\n{MARKER} {json.dumps(result, ensure_ascii=True)}\n')
-    out.flush()
+    sys.stdout.flush()
+    answer_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    _not_dumpable()
+    result = [_isolated(answer_fd, root_a, root_b, pair) for pair in pairs]
+    with os.fdopen(answer_fd, 'w') as out:
+        out.write(f'\n{MARKER} {json.dumps(result, ensure_ascii=True)}\n')
+
+
+def _not_dumpable():
+    import ctypes
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
+
+
+def _isolated(answer_fd, root_a, root_b, pair):
+    """compare_pair(pair) in a child; its answer comes back through a pipe."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no way back but the pipe
+        code = 1
+        try:
+            os.close(answer_fd)
+            os.close(read_fd)
+            text = _cut(compare_pair(root_a, root_b, *pair))
+            os.write(write_fd, json.dumps(text).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd, 'rb') as f:
+        data = f.read(4 * MAX_TEXT + 64)
+    os.waitpid(pid, 0)
+    try:
+        text = json.loads(data)
+    except ValueError:
+        return 'the comparison ended without an answer (a pickle exited or crashed it)'
+    return text if text is None or isinstance(text, str) else 'not a text answer'
 
 
 def _cut(text):

@@ -314,7 +314,7 @@ def test_event_reader_reads_torch_summary_writer_files(tmp_path):
 def test_the_image_side_reads_a_pickle_member_and_answers_one_line_per_pair(tmp_path, capsys):
     """What ``python -m repro.contentcheck`` does inside the image (run here on
     pickles this test wrote)."""
-    from repro.contentcheck import MARKER, compare_pair, main
+    from repro.contentcheck import MARKER, compare_pair
     for side, value in (('a', 1), ('b', 2)):
         (tmp_path / side).mkdir()
         with zipfile.ZipFile(tmp_path / side / 'm.zip', 'w') as zf:
@@ -323,9 +323,45 @@ def test_the_image_side_reads_a_pickle_member_and_answers_one_line_per_pair(tmp_
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     assert compare_pair(a, b, 'm.zip', 'm.zip', 'data.pkl') == "$['w']: 1 != 2"
     assert 'cannot unpickle the original' in compare_pair(a, b, 'm.zip', 'm.zip', 'nope.pkl')
-    main([a, b, json.dumps([['p.pkl', 'p.pkl'], ['m.zip', 'm.zip', 'data.pkl']])])
-    line = capsys.readouterr().out.strip().splitlines()[-1]
+    line = run_contentcheck(a, b, [['p.pkl', 'p.pkl'], ['m.zip', 'm.zip', 'data.pkl']])
     assert line == f'{MARKER} ' + json.dumps([None, "$['w']: 1 != 2"])
+
+
+def run_contentcheck(a, b, pairs):
+    """The last stdout line of ``python -m repro.contentcheck`` (it rewires
+    its own file descriptors, so it runs in a process of its own)."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, '-m', 'repro.contentcheck', a, b,
+                          json.dumps(pairs)], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+HOOK = """
+import sys
+for name in ('__main__', 'repro.contentcheck'):
+    module = sys.modules.get(name)
+    if module is not None:
+        module.compare_pair = lambda *args, **kwargs: None
+"""
+
+
+class Hook:
+    """Unpickling this runs code that tries to make every later pair "equal"."""
+
+    def __reduce__(self):
+        return (exec, (HOOK,))
+
+
+def test_one_pickle_cannot_change_how_the_others_are_compared(tmp_path):
+    for side, value in (('a', 1), ('b', 2)):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / 'a_hook.pkl').write_bytes(pickle.dumps([Hook(), side]))
+        (tmp_path / side / 'b_weights.pkl').write_bytes(pickle.dumps({'w': value}))
+    line = run_contentcheck(str(tmp_path / 'a'), str(tmp_path / 'b'),
+                            [['a_hook.pkl', 'a_hook.pkl'], ['b_weights.pkl', 'b_weights.pkl']])
+    assert json.loads(line.split(' ', 1)[1])[1] == "$['w']: 1 != 2"
 
 
 def test_a_zip_saved_under_a_pickle_name_is_compared_by_members_not_unpickled(tmp_path):
