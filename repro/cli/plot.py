@@ -5,7 +5,8 @@ import typer
 
 
 def plot(runs: List[str] = typer.Argument(..., help='run ids or unique prefixes'),
-         metric: str = typer.Option('AverageReturn', help='progress.csv column or TensorBoard scalar tag'),
+         metric: str = typer.Option('AverageReturn',
+                                    help='progress.csv column or TensorBoard scalar tag'),
          output: str = typer.Option(..., '-o', '--output',
                                     help='image file to write (.png, .svg, .pdf, …)')):
     """Overlay the runs' learning curves (mean and spread across seeds)."""
