@@ -62,3 +62,29 @@ def test_cli_help_does_not_import_the_library():
                             cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == '[]'
+
+
+def test_replay_comparison_needs_no_training_packages_on_the_host(tmp_path):
+    """``repro replay`` compares from a venv with only repro's own dependencies:
+    nothing on the host side of a comparison imports torch, gymnasium or
+    tensorboard, and no pickle is loaded there."""
+    result = run_python('''
+        import os, pickle, zipfile
+        BLOCKED.discard('docker'); BLOCKED.discard('git')
+        from repro.compare import compare_outputs
+        import repro.replay, repro.contentcheck, repro.rundiff, repro.plot
+        for side, value in (('a', 1), ('b', 2)):
+            os.makedirs(f'{side}/outputs')
+            open(f'{side}/outputs/progress.csv', 'w').write(f'Epoch,Loss\\n0,{value}\\n')
+            open(f'{side}/outputs/params.pkl', 'wb').write(pickle.dumps({'w': value}))
+            with zipfile.ZipFile(f'{side}/outputs/model.zip', 'w') as zf:
+                zf.writestr('data', '{"start_time": %d, "n": 1}' % value)
+        result = compare_outputs('a', 'b')
+        assert result.verdict == 'DIVERGED', result.to_json()
+        assert [d.path for d in result.divergences] == ['outputs/progress.csv',
+                                                         'outputs/params.pkl']
+        assert not {'torch', 'gymnasium', 'tensorboard'} & set(sys.modules)
+        print('OK')
+    ''', tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith('OK')
