@@ -8,7 +8,6 @@ backward algorithms, cuBLAS split-K reductions). With the flags the
 sha256 of the final weights must be equal across processes; without them
 it usually is not, which shows the check can fail.
 """
-import hashlib
 import json
 import subprocess
 import sys
