@@ -246,7 +246,10 @@ def _snapshot(repo, store):
         user_index = os.path.join(repo.git_dir, 'index')
         if os.path.exists(user_index):
             shutil.copyfile(user_index, index)  # reuse cached stat data
-        env = {'GIT_INDEX_FILE': index}
+        # git reads a file whole to hash it unless it is over
+        # core.bigFileThreshold (512 MB by default): stream from LARGE on.
+        env = {'GIT_INDEX_FILE': index, 'GIT_CONFIG_COUNT': '1',
+               'GIT_CONFIG_KEY_0': 'core.bigFileThreshold', 'GIT_CONFIG_VALUE_0': str(LARGE)}
         repo.git.add('-A', '--', '.', env=env)
         tree = repo.git.write_tree(env=env)
         files = _index_entries(repo, env)
@@ -280,20 +283,24 @@ def _refuse_submodules(files):
 
 
 def _diff(root, head_tree, tree, large):
-    """``git diff --binary`` from HEAD to the snapshot. Files over LARGE get
-    git's one-line "Binary files differ" instead of their content, which
-    would sit in memory and in the run directory twice."""
-    def git_diff(option, pathspecs):
+    """``git diff --binary`` from HEAD to the snapshot. Files over LARGE are
+    listed by their raw record (``:old-mode new-mode old-id new-id status``)
+    instead of their content, which would sit in memory and in the run
+    directory twice."""
+    def git_diff(option, pathspecs, *more):
         return subprocess.run(['git', '-c', f'core.bigFileThreshold={LARGE}', 'diff',
-                               '--no-color', '--no-ext-diff', option, head_tree, tree, '--',
+                               '--no-color', '--no-ext-diff', option, *more, head_tree, tree,
+                               '--',
                                *[os.fsencode(p) for p in pathspecs]],
                               cwd=root, capture_output=True, check=True).stdout
     if head_tree == tree:
         return b''
     if not large:
         return git_diff('--binary', [])
+    # Large files by git's raw record (modes, full ids, status) alone: even
+    # "Binary files differ" makes git read the whole blob into memory.
     return git_diff('--binary', [':(top,exclude,literal)' + p for p in large]) + \
-        git_diff('--full-index', [':(top,literal)' + p for p in large])
+        git_diff('--raw', [':(top,literal)' + p for p in large], '--no-abbrev')
 
 
 def blob_id(data):
