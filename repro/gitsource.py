@@ -19,6 +19,7 @@ import urllib.parse
 
 from repro.errors import SourceError
 from repro.safefs import display
+from repro.tools import run_tool, telling_line
 
 EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
 LARGE = 100 << 20     # files above this are named in a warning, left out of the diff
@@ -220,10 +221,6 @@ def snapshot_source(path, store):
     except git.GitCommandError as exc:
         raise SourceError('git failed while snapshotting the source: '
                           + git_error_line(exc.stderr, exc.status)) from None
-    except subprocess.CalledProcessError as exc:
-        raise SourceError('git failed while snapshotting the source: '
-                          + git_error_line(os.fsdecode(exc.stderr or b''), exc.returncode)) \
-            from None
     except OSError as exc:  # e.g. git not on PATH, or unreadable files
         raise SourceError(f'cannot snapshot the source: {exc.strerror or exc}') from None
 
@@ -233,9 +230,7 @@ def git_error_line(stderr, status):
     text = str(stderr or '').strip()
     if text.startswith("stderr: '"):
         text = text[len("stderr: '"):].rstrip("'")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return next((ln for ln in lines if ln.startswith(('fatal:', 'error:'))),
-                lines[-1] if lines else f'exit code {status}')
+    return telling_line(text) if text.strip() else f'exit code {status}'
 
 
 def _snapshot(repo, store):
@@ -288,11 +283,10 @@ def _diff(root, head_tree, tree, large):
     instead of their content, which would sit in memory and in the run
     directory twice."""
     def git_diff(option, pathspecs, *more):
-        return subprocess.run(['git', '-c', f'core.bigFileThreshold={LARGE}', 'diff',
-                               '--no-color', '--no-ext-diff', option, *more, head_tree, tree,
-                               '--',
-                               *[os.fsencode(p) for p in pathspecs]],
-                              cwd=root, capture_output=True, check=True).stdout
+        return run_tool(['git', '-c', f'core.bigFileThreshold={LARGE}', 'diff', '--no-color',
+                         '--no-ext-diff', option, *more, head_tree, tree, '--',
+                         *[os.fsencode(p) for p in pathspecs]], cwd=root, text=False,
+                        error=SourceError, what='git diff').stdout
     if head_tree == tree:
         return b''
     if not large:

@@ -15,7 +15,6 @@ they lock as they are). requirements.txt is also passed as constraints
 import hashlib
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import tomllib
@@ -23,6 +22,7 @@ import tomllib
 from repro._fs import atomic_writer
 from repro.errors import LockError
 from repro.safefs import display
+from repro.tools import run_tool
 
 LOCK_NAME = 'requirements.lock'
 INPUT_NAME = 'requirements.in'
@@ -164,11 +164,8 @@ def compile_lock(project_root, python=sys.executable):
                               (RUNTIME_INPUT, ''.join(f'{p}\n' for p in RUNTIME_PACKAGES))):
             with open(os.path.join(tmp, name), 'w', encoding='utf-8') as f:
                 f.write(content)
-        result = subprocess.run(compile_command(source, python), capture_output=True,
-                                text=True, cwd=tmp)
-        if result.returncode != 0:
-            lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-            raise LockError('pip-compile failed: ' + (lines[-1] if lines else 'no output'))
+        run_tool(compile_command(source, python), error=LockError, what='pip-compile',
+                 cwd=tmp)
         with open(os.path.join(tmp, LOCK_NAME), encoding='utf-8') as f:
             body = f.read()
     header = (f'{HEADER}{input_sha256(text)}\n'

@@ -9,11 +9,11 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 
 from repro.errors import LockError
+from repro.tools import run_tool
 
 _REQ = re.compile(r'^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)')
 _HASH = re.compile(r'--hash=sha256:([0-9a-f]{64})')
@@ -101,10 +101,7 @@ class Wheelhouse:
             out = os.path.join(tmp, 'out')
             cmd = [sys.executable, '-m', 'pip', 'download', '--quiet', '--no-deps',
                    '--only-binary=:all:', '--require-hashes', '-d', out, '-r', req]
-            result = subprocess.run(cmd, capture_output=True, text=True)
-            if result.returncode != 0:
-                lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-                raise LockError('pip download failed: ' + (lines[-1] if lines else '?'))
+            run_tool(cmd, error=LockError, what='pip download')
             allowed = set().union(*(e[2] for e in entries))
             for name in sorted(os.listdir(out)):
                 self.add(os.path.join(out, name), allowed)
