@@ -78,7 +78,8 @@ def bench_cold_build(engine, plan, tmp):
     (ctx / 'requirements.lock').write_bytes(plan.lock_bytes)
     wheels, _ = Wheelhouse().ensure(plan.lock_bytes.decode(), progress=lambda m: None)
     link_wheelhouse(wheels, str(ctx / 'wheelhouse'))
-    for rel, data in df.package_files():
+    from repro import closure
+    for rel, data in closure.layer_files(closure.runtime_files()):
         path = ctx / 'repro' / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

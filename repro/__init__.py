@@ -6,7 +6,7 @@ Attributes load lazily, so ``repro --help`` does not import numpy.
 """
 import importlib
 
-__version__ = '0.1.0'
+from repro._version import __version__  # in a run image: its closure's id
 
 _EXPORTS = {
     'wrap_experiment': 'repro.experiment.experiment',

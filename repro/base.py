@@ -1,8 +1,8 @@
 """``repro base``: a Python base image from Debian packages, no registry needed.
 
 debootstrap (minbase) makes a root filesystem with python3; it becomes one
-normalised layer (see :mod:`repro.oci`) and is loaded with ``docker load``,
-so the image ID depends only on the files. The Debian mirror is taken from
+normalised layer (see :mod:`repro.oci`) and is loaded into the engine, so
+the image ID depends only on the files. The Debian mirror is taken from
 the host's apt sources (or given), never hard-coded.
 """
 import glob
@@ -90,5 +90,5 @@ def build_base(engine, tag=TAG, mirror=None, suite=SUITE, workdir=None, progress
                                   labels={'org.repro.base.suite': suite},
                                   history=[f'repro base: debootstrap --variant=minbase '
                                            f'{suite} + {" ".join(PACKAGES)}'])
-        progress('docker load ...')
+        progress('loading the image into the engine ...')
         return engine.load_image(config, [layer], tag)

@@ -4,17 +4,31 @@ import os
 import re
 import string
 
-import repro
+from repro import closure
+from repro.errors import BuildError
 
-TEMPLATES = os.environ.get('REPRO_TEMPLATES') or os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(repro.__file__))), 'templates')
-PACKAGE_DIR = os.path.dirname(os.path.abspath(repro.__file__))
+PACKAGE_DIR = closure.PACKAGE_DIR
+
+
+def templates_dir(package_dir=PACKAGE_DIR):
+    """A wheel ships the templates as package data (``repro/templates``); a
+    source checkout keeps them at its top level (``templates/``)."""
+    packaged = os.path.join(package_dir, 'templates')
+    return packaged if os.path.isdir(packaged) else os.path.join(
+        os.path.dirname(package_dir), 'templates')
+
+
+TEMPLATES = os.environ.get('REPRO_TEMPLATES') or templates_dir()
 
 
 def read_template(name):
     path = os.path.join(TEMPLATES, f'Dockerfile.{name}')
-    with open(path, encoding='utf-8') as f:
-        return f.read()
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+    except OSError as exc:
+        raise BuildError(f'cannot read the Dockerfile template {path}: {exc.strerror}',
+                         'reinstall repro, or point REPRO_TEMPLATES at the templates') from None
 
 
 def quote_env(value):
@@ -32,32 +46,11 @@ def render_dockerfile(template, base, python, lock_name, extra_env=()):
                                                 extra_env=env)
 
 
-def package_files(package_dir=PACKAGE_DIR):
-    """repro's own files as (relative path, bytes), sorted; no caches."""
-    files = []
-    for dirpath, dirnames, filenames in os.walk(package_dir):
-        dirnames[:] = sorted(d for d in dirnames if d != '__pycache__')
-        for name in sorted(filenames):
-            if name.endswith(('.py', '.json')):
-                path = os.path.join(dirpath, name)
-                with open(path, 'rb') as f:
-                    files.append((os.path.relpath(path, package_dir).replace(os.sep, '/'),
-                                  f.read()))
-    return files
-
-
-def package_hash(files):
-    """sha256 over repro's (path, content) pairs: changes when repro does."""
-    digest = hashlib.sha256()
-    for rel, data in files:
-        digest.update(rel.encode() + b'\0' + hashlib.sha256(data).digest())
-    return digest.hexdigest()
-
-
-def image_key(base_digest, lock_bytes, dockerfile, repro_hash):
-    """The content key of a run image: equal inputs, equal key."""
-    parts = [b'repro-image-key-v1', base_digest.encode(), hashlib.sha256(lock_bytes).digest(),
-             hashlib.sha256(dockerfile.encode()).digest(), repro_hash.encode()]
+def image_key(base_digest, lock_bytes, dockerfile, closure_id):
+    """The content key of a run image: equal inputs, equal key. Of repro it
+    covers only the runtime closure (:mod:`repro.closure`), never the host side."""
+    parts = [b'repro-image-key-v2', base_digest.encode(), hashlib.sha256(lock_bytes).digest(),
+             hashlib.sha256(dockerfile.encode()).digest(), closure_id.encode()]
     return hashlib.sha256(b'\0'.join(parts)).hexdigest()
 
 

@@ -1,7 +1,9 @@
 """The container engine: Docker through docker-py (the only importer of docker).
 
-Core code talks to :class:`DockerEngine` only; tests of the core can pass a
-fake with the same methods.
+:class:`DockerEngine` implements :class:`repro.engines.ContainerEngine`;
+:func:`repro.engines.connect_engine` is the one place that makes one. Core
+code sees the interface only, so tests of the core pass a fake, and words
+that belong to Docker (``docker load``, how to start dockerd) stay here.
 """
 import contextlib
 import os

@@ -1,18 +1,18 @@
 """Build or reuse the run image: content-keyed, offline, bit-reproducible.
 
 The key is the sha256 of the base digest, the lock, the rendered Dockerfile
-and repro's own files. An image is reused only by identity: repro records
+and repro's runtime closure (:mod:`repro.closure`; the plan is
+:mod:`repro.imageplan`). An image is reused only by identity: repro records
 key -> image ID in its cache when it builds or loads an image, and reuses
 the image with that ID (a label proves nothing: an image built ``FROM``
 ours inherits it). Otherwise:
 wheels come from the content-addressed wheelhouse; the venv is installed in
 a container of the base image with networking off and SOURCE_DATE_EPOCH=0
-(hash-based bytecode); its files, and repro's, become normalised layers over
+(hash-based bytecode); its files, and the closure's, become normalised layers over
 the base image's layers, with a config whose timestamps are fixed, loaded
-with ``docker load``. Equal inputs give an equal image ID on any engine.
+into the engine. Equal inputs give an equal image ID on any engine.
 """
 import contextlib
-import dataclasses
 import fcntl
 import hashlib
 import json
@@ -21,70 +21,19 @@ import shutil
 import tarfile
 import tempfile
 
+from repro import closure as rc
 from repro import dockerfile as df
 from repro import oci
 from repro._fs import atomic_writer
-from repro.errors import BaseImageError, BuildError, EngineError
+from repro.errors import BuildError, EngineError
+from repro.imageplan import (ImagePlan, base_digest, keep_inputs,  # noqa: F401 (the API)
+                             plan_image, rebuild_plan)
 from repro.wheels import Wheelhouse, default_cache, link_wheelhouse
 
 LABEL_KEY = 'org.repro.key'
 SWEEP_AFTER = 5  # seconds; see _sweep_dead_builds
 LABEL_BUILD = 'org.repro.build-key'  # on the container that installs the venv
 VENV = '/opt/venv'
-
-
-@dataclasses.dataclass(frozen=True)
-class ImagePlan:
-    """Everything that determines the image, computed without building."""
-
-    base: str
-    base_digest: str
-    python: str
-    lock_name: str
-    lock_bytes: bytes
-    dockerfile: str
-    repro_files: tuple
-    key: str
-
-    @property
-    def dockerfile_sha256(self):
-        return hashlib.sha256(self.dockerfile.encode()).hexdigest()
-
-    @property
-    def tag(self):
-        return f'repro-run:{self.key[:16]}'
-
-    def record(self, image_id):
-        """The manifest's ``image`` section."""
-        return {'id': image_id, 'key': self.key, 'base': self.base,
-                'base_digest': self.base_digest, 'dockerfile_sha256': self.dockerfile_sha256,
-                'repo_digest': None}
-
-
-def base_digest(engine, base):
-    """The digest that pins ``base``: its repo digest, or its content-derived ID."""
-    image_id = engine.image_id(base)
-    if image_id is None:
-        raise BaseImageError(f'base image {base} not found',
-                             'run `repro base` (or pull it where a registry is reachable)')
-    if '/' in base.split(':')[0] or '@' in base:  # a registry reference
-        digests = engine.repo_digests(base)
-        if not digests:
-            raise BaseImageError(f'base image {base} is not pinned to a registry digest',
-                                 'pull it by digest, or use `repro base`')
-        return digests[0].split('@', 1)[1]
-    return image_id
-
-
-def plan_image(engine, config, lock_name, lock_bytes):
-    """Resolve the base and compute the key (no build)."""
-    digest = base_digest(engine, config.base)
-    text = df.render_dockerfile(df.read_template(config.template), config.base,
-                                config.python, lock_name, config.env)
-    files = tuple(df.package_files())
-    key = df.image_key(digest, lock_bytes, text, df.package_hash(files))
-    return ImagePlan(config.base, digest, config.python, lock_name, lock_bytes, text,
-                     files, key)
 
 
 @contextlib.contextmanager
@@ -220,11 +169,11 @@ def _venv_layer(engine, plan, cache, tmp, progress):
 
 
 def _repro_layer(plan, tmp):
-    """repro's own package inside the venv's site-packages."""
+    """repro's runtime closure inside the venv's site-packages."""
     root = os.path.join(tmp, 'repro-root')
     site = os.path.join(root, VENV.lstrip('/'), 'lib', f'python{plan.python}',
                         'site-packages', 'repro')
-    for rel, data in plan.repro_files:
+    for rel, data in rc.layer_files(plan.closure):
         path = os.path.join(site, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, 'wb') as f:
@@ -293,7 +242,7 @@ def _build(engine, plan, cache, progress):
             tuple(base_diffs[:i + 1]) for i in range(len(base_diffs))}
         paths = [None if tuple(diffs[:i + 1]) in present else path
                  for i, path in enumerate(every)]
-        progress(f'docker load ({sum(p is not None for p in paths)} of {len(paths)} layers '
+        progress(f'loading the image ({sum(p is not None for p in paths)} of {len(paths)} layers '
                  'sent; the engine holds the rest) ...')
         try:
             return engine.load_image(config, paths, plan.tag)
@@ -301,7 +250,7 @@ def _build(engine, plan, cache, progress):
             if paths == every:
                 raise
             # An engine that wants every layer (or lost one meanwhile).
-            progress('docker load again, with every layer ...')
+            progress('loading the image again, with every layer ...')
             return engine.load_image(config, every, plan.tag)
 
 

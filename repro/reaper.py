@@ -33,13 +33,15 @@ def spawn(pid, container_id, store_root='', run_id=''):
                      start_new_session=True, close_fds=True)
 
 
-def reap(pid, container_id, store_root, run_id, poll=0.5):
+def reap(pid, container_id, store_root, run_id, connect, poll=0.5):
+    """Wait for ``pid`` to end, then clean up; True if the container was
+    still there. ``connect()`` gives the engine, asked for only then: the
+    engine may have restarted while the run went on."""
     from repro.liveness import process_start
     started = process_start(pid)  # a reused pid has another start time
     while (process_start(pid) == started) if started is not None else alive(pid):
         time.sleep(poll)
-    from repro.engine import DockerEngine
-    if not DockerEngine.connect().stop_container(container_id):
+    if not connect().stop_container(container_id):
         return False  # repro finished normally and removed it
     if not run_id:
         return True
@@ -58,5 +60,6 @@ def reap(pid, container_id, store_root, run_id, poll=0.5):
 
 
 if __name__ == '__main__':
+    from repro.engines import connect_engine
     pid, container_id, store_root, run_id = sys.argv[1:5]
-    reap(int(pid), container_id, store_root, run_id)
+    reap(int(pid), container_id, store_root, run_id, connect_engine)

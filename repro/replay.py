@@ -11,12 +11,11 @@
    the first divergence; numerics-relevant host differences are reported.
 """
 import dataclasses
-import hashlib
 import os
 
-from repro.errors import ReplayError, ReproError, StoreError, VerificationError
-
-LAYER_NAMES = ('base', 'venv', 'repro')
+from repro.errors import ReplayError, ReproError, VerificationError
+from repro.recorded import (check_inputs, ensure_recorded_image, recorded_run,
+                             recorded_spec)
 
 
 @dataclasses.dataclass
@@ -51,47 +50,6 @@ class Verdict:
                 **self.comparison.to_json(), 'verdict': self.name}
 
 
-def check_inputs(store, manifest):
-    """Source files, lock and Dockerfile as recorded; ReplayError naming the file."""
-    from repro.safefs import display
-    tree = manifest['git']['tree']
-    try:
-        files = store.get_tree(tree)  # checked against the tree id and the path rules
-    except StoreError as exc:
-        raise ReplayError(f'cannot replay run {manifest["run_id"]}: {exc.message}') from None
-    for path, mode, oid in files:
-        if mode == '160000':
-            continue
-        try:
-            for _chunk in store.object_chunks(oid):  # checked against its id as read
-                pass
-        except FileNotFoundError:
-            raise ReplayError(f'source file {display(path)} is missing from the store') \
-                from None
-        except StoreError:
-            raise ReplayError(f'source file {display(path)} in the store does not match '
-                              'its hash', 'it was dropped; snapshot again to store it anew') \
-                from None
-    lock = _object(store, manifest['lock']['sha256'], manifest['lock']['path'])
-    dockerfile = _object(store, manifest['image']['dockerfile_sha256'], 'Dockerfile')
-    try:
-        lock.decode('utf-8')
-        return files, lock, dockerfile.decode('utf-8')
-    except UnicodeDecodeError:
-        raise ReplayError(f'the lock or Dockerfile of run {manifest["run_id"]} in the store '
-                          'is not UTF-8 text') from None
-
-
-def _object(store, sha, name):
-    try:
-        data = store.read_object(sha)
-    except (FileNotFoundError, StoreError):
-        raise ReplayError(f'{name} of the run is missing from the store') from None
-    if hashlib.sha256(data).hexdigest() != sha:
-        raise ReplayError(f'{name} in the store does not match the manifest')
-    return data
-
-
 def numerics_differences(original, replay):
     """Host and library differences that can change numerics (pure)."""
     out = host_differences(original.get('host') or {}, replay.get('host') or {})
@@ -115,41 +73,6 @@ def host_differences(a, b):
         if get(a) != get(b):
             out.append(f'{label} differs: {get(a)!r} -> {get(b)!r}')
     return out
-
-
-def ensure_recorded_image(engine, manifest, lock, dockerfile, progress):
-    """The recorded image ID, rebuilt from the recorded inputs if it was deleted."""
-    from repro import dockerfile as df
-    from repro.image import ImagePlan, ensure_image, recorded_image
-    image = manifest['image']
-    # Reused only if repro itself made that ID for that key: a forged
-    # manifest cannot point the replay at some other image on this host.
-    if image['id'] and recorded_image(engine, image['key']) == image['id']:
-        return image['id']
-    progress(f'image {str(image["id"])[:19]} is not one repro recorded for key '
-             f'{image["key"][:12]}; rebuilding it from the recorded inputs')
-    if engine.image_id(image['base_digest']) is None:
-        raise ReplayError(f'cannot rebuild: base image {image["base_digest"][:19]} is missing',
-                          f'run `repro base` (it rebuilds {image["base"]} to the same digest)')
-    files = tuple(df.package_files())
-    key = df.image_key(image['base_digest'], lock, dockerfile, df.package_hash(files))
-    python = next((p for p in ('3.13', '3.12', '3.11', '3.10') if f'python{p} ' in dockerfile),
-                  '3.11')
-    plan = ImagePlan(image['base'], image['base_digest'], python, manifest['lock']['path'],
-                     lock, dockerfile, files, key)
-    rebuilt, _ = ensure_image(engine, plan, progress=progress)
-    if rebuilt != image['id']:  # never run an image the manifest does not name
-        recorded = image.get('layers') or []
-        now = engine.image_layers(rebuilt)
-        differing = [i for i in range(max(len(recorded), len(now)))
-                     if recorded[i:i + 1] != now[i:i + 1]]
-        names = ', '.join(LAYER_NAMES[min(i, 2)] if len(now) == 3 else f'layer {i}'
-                          for i in differing) or 'the config'
-        hint = ('repro itself changed since the run (its files are part of the image)'
-                if key != image['key'] else None)
-        raise ReplayError(f'rebuilt image {rebuilt[:19]} is not the recorded '
-                          f'{image["id"][:19]}; differing: {names}', hint)
-    return rebuilt
 
 
 def refuse_tracked_store(store):
@@ -201,22 +124,22 @@ def verified_original(store, run_id, force=False):
     return manifest, problems
 
 
-def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None, engine=None,
+def replay(store, run_ref, *, connect, rtol=0.0, atol=0.0, progress=print, output=None,
            network=False, timing=None, force=False):
     """Replay a run; returns a :class:`Verdict`.
 
-    ``network`` is the user's permission: a run recorded with networking
-    is refused without it, and nothing else turns networking on.
-    ``timing`` (:class:`repro.timing.TimingRules`) says which metrics are
-    wall-clock. ``force`` replays a run that fails verification; the
-    verdict then carries the problems.
+    ``connect()`` returns the container engine, asked for once the run and
+    its inputs passed their checks. ``network`` is the user's permission: a
+    run recorded with networking is refused without it, and nothing else
+    turns networking on. ``timing`` (:class:`repro.timing.TimingRules`) says
+    which metrics are wall-clock. ``force`` replays a run that fails
+    verification; the verdict then carries the problems.
     """
-    from repro import safefs
     from repro.compare import compare_outputs
     from repro.contentcheck import in_image
+    from repro.execute import execute
     from repro.manifest_loader import load
-    from repro.run import execute
-    from repro.sourcetree import export_files
+    from repro.runspec import RunIO
     run_id = store.resolve(run_ref)
     refuse_tracked_store(store)
     manifest, problems = verified_original(store, run_id, force)
@@ -224,29 +147,19 @@ def replay(store, run_ref, rtol=0.0, atol=0.0, progress=print, output=None, engi
         raise ReplayError(f'run {run_id} ran with networking on; the replay would too',
                           'give `repro replay --network` if you trust it')
     files, lock, dockerfile = check_inputs(store, manifest)
-    if engine is None:
-        from repro.engine import DockerEngine
-        engine = DockerEngine.connect()
+    engine = connect()
     for line in plan_lines(manifest, bool(manifest.get('network'))):
         progress(line)
-    image_id = ensure_recorded_image(engine, manifest, lock, dockerfile, progress)
-    src = export_files(store, manifest['git']['tree'], files)
-    diff = safefs.read_bytes(store.run_dir(run_id), 'meta/source.diff', 1 << 30)
-    image_record = {k: v for k, v in manifest['image'].items() if k != 'layers'}
-    new_id, status, _code = execute(
-        engine, store, launcher_rel=manifest['launcher'], seed=manifest['seed'],
-        args=manifest['args'], args_written=manifest.get('args_written'),
-        gpus=manifest.get('gpus'),
-        network=bool(manifest.get('network')) and network,
-        src=src, image_id=image_id, image_record=image_record, git_record=manifest['git'],
-        diff=diff, lock=manifest['lock'], replay_of=run_id, output=output,
-        progress=progress)
+    image_id = ensure_recorded_image(engine, store, manifest, lock, dockerfile, progress)
+    prepared = recorded_run(store, engine, manifest, files, lock, image_id)
+    new_id, status, _code = execute(engine, store, recorded_spec(manifest, network), prepared,
+                                    RunIO(output, progress))
     new = load(store, new_id)
     dir_a, dir_b = store.run_dir(run_id), store.run_dir(new_id)
     try:
         comparison = compare_outputs(
             dir_a, dir_b, rtol, atol, timing=timing,
-            content=in_image(engine, image_id, dir_a, dir_b, src=src,
+            content=in_image(engine, image_id, dir_a, dir_b, src=prepared.src,
                              launcher=manifest['launcher']),
             hostnames=(manifest.get('hostname'), new.get('hostname')))
     except ReproError as exc:  # never leave a replay that proves nothing looking fine

@@ -9,8 +9,7 @@ def base(tag: str = typer.Option('repro-base:bookworm', help='tag for the image'
              None, help='Debian mirror URL (default: from the host apt sources)')):
     """Build the base image with debootstrap (no registry needed)."""
     from repro.base import build_base
-    from repro.engine import DockerEngine
-    engine = DockerEngine.connect()
-    image_id = build_base(engine, tag=tag, mirror=mirror,
+    from repro.engines import connect_engine
+    image_id = build_base(connect_engine(), tag=tag, mirror=mirror,
                           progress=lambda msg: typer.echo(msg, err=True))
     typer.echo(f'{tag} {image_id}')

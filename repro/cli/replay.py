@@ -24,6 +24,7 @@ def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one
     import math
     import sys
 
+    from repro.engines import connect_engine
     from repro.errors import ConfigError
     from repro.project import open_store
     from repro.render import verdict_lines
@@ -34,7 +35,7 @@ def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one
             raise ConfigError(f'invalid {name} {value}: use a finite number >= 0')
     rules = TimingRules(extra_globs=(*_config_timing(), *(timing or ())),
                         compare_all=compare_all)
-    verdict = replay_run(open_store(), run, rtol=rtol, atol=atol, network=network,
+    verdict = replay_run(open_store(), run, connect=connect_engine, rtol=rtol, atol=atol, network=network,
                          timing=rules, force=force,
                          progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)
     if as_json:

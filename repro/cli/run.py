@@ -18,9 +18,10 @@ def run(launcher: str = typer.Argument(..., help='the launcher script'),
     """Run a launcher in its pinned image and record a manifest."""
     import sys
 
+    from repro.engines import connect_engine
     from repro.run import run as run_launcher
-    run_id, status, code = run_launcher(
-        launcher, seed=seed, args=list(args or []), gpus=gpus, network=network,
-        progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)
-    typer.echo(f'run {run_id} {status}')
-    raise typer.Exit(code or 0)
+    result = run_launcher(
+        launcher, connect=connect_engine, seed=seed, args=list(args or []), gpus=gpus,
+        network=network, progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)
+    typer.echo(f'run {result.run_id} {result.status}')
+    raise typer.Exit(result.exit_code or 0)

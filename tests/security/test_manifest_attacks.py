@@ -141,9 +141,12 @@ def test_forged_image_id_is_refused_when_the_rebuild_differs(forger, monkeypatch
     monkeypatch.setattr(repro.image, 'ensure_image',
                         lambda engine, plan, progress: ('sha256:' + '9' * 64, True))
     monkeypatch.setenv('REPRO_CACHE', str(forger.root / 'cache'))
+    from repro import closure
+    image = {**forger.manifest['image'], 'python': '3.11',
+             'closure': closure.keep(forger.store, closure.runtime_files())}
     with pytest.raises(ReplayError, match='is not the recorded'):
-        ensure_recorded_image(Engine(), forger.manifest, b'lock', 'FROM x\n',
-                              progress=lambda m: None)
+        ensure_recorded_image(Engine(), forger.store, {**forger.manifest, 'image': image},
+                              b'lock', 'FROM x\n', progress=lambda m: None)
 
 
 def test_store_committed_to_git_is_not_replayed(forger, capsys):

@@ -6,7 +6,8 @@ import pytest
 
 from repro import contract
 from repro.errors import ConfigError, SourceError
-from repro.run import check_inputs, resolve_launcher, runtime_report
+from repro.execute import runtime_report
+from repro.run import check_inputs, resolve_launcher
 
 
 @pytest.mark.parametrize('seed', [-1, 2**32, 2**64, True, 1.5])
@@ -74,22 +75,26 @@ class Engine:
 
 def _execute(tmp_path, write, monkeypatch):
     from repro import reaper
-    from repro.run import execute
+    from repro.execute import execute
+    from repro.prepare import PreparedRun
+    from repro.runspec import RunIO, RunSpec
     from repro.store import RunStore
     monkeypatch.setattr(reaper, 'spawn', lambda *a, **k: None)
     monkeypatch.setattr('repro.hostinfo.host_record', lambda version: {'engine': version})
     store = RunStore(str(tmp_path / 'store')).ensure()
     engine = Engine(write)
-    run_id, status, code = execute(
-        engine, store, launcher_rel='train.py', seed=0, args=[], gpus=None, network=False,
-        src=str(tmp_path), image_id='sha256:' + 'e' * 64,
-        image_record={'id': 'sha256:' + 'e' * 64, 'key': 'f' * 64, 'base': 'b',
-                      'base_digest': 'sha256:' + '1' * 64, 'dockerfile_sha256': '2' * 64},
+    prepared = PreparedRun(
+        tree='b' * 40, files=(), src=str(tmp_path),
         git_record={'commit': None, 'branch': None, 'remote': None, 'dirty': True,
                     'tree': 'b' * 40, 'diff_sha256': __import__('hashlib').sha256(
                         b'd').hexdigest()},
-        diff=b'd', lock={'path': 'requirements.lock', 'sha256': 'd' * 64},
-        output=open(os.devnull, 'wb'), progress=lambda m: None)
+        diff=b'd', lock_path='requirements.lock', lock_bytes=b'lock',
+        image_record={'id': 'sha256:' + 'e' * 64, 'key': 'f' * 64, 'base': 'b',
+                      'base_digest': 'sha256:' + '1' * 64, 'dockerfile_sha256': '2' * 64,
+                      'layers': []})
+    run_id, status, code = execute(
+        engine, store, RunSpec('train.py', 0), prepared,
+        RunIO(open(os.devnull, 'wb'), lambda m: None))
     return store, engine, run_id, status, code
 
 
@@ -118,12 +123,12 @@ def test_output_names_that_are_not_utf8_are_recorded_and_verified(tmp_path, monk
 
 
 def test_outputs_that_cannot_be_recorded_fail_the_run_with_the_reason(tmp_path, monkeypatch):
-    import repro.run
+    import repro.execute
     from repro.manifest_loader import load
 
     def boom(*args, **kwargs):
         raise OSError(5, 'Input/output error')
-    monkeypatch.setattr(repro.run, 'artifacts', boom)
+    monkeypatch.setattr(repro.execute, 'artifacts', boom)
     store, _, run_id, status, code = _execute(tmp_path, lambda out: None, monkeypatch)
     manifest = load(store, run_id)
     assert (status, manifest['status']) == ('failed', 'failed') and code == 1

@@ -104,3 +104,63 @@ def test_images_are_reused_by_recorded_id_never_by_label(tmp_path, monkeypatch):
     assert again == ('sha256:' + 'b' * 64, False) and len(built) == 1
     del engine.images['sha256:' + 'b' * 64]  # deleted: rebuilt, never the labelled one
     assert ensure_image(engine, plan, cache=str(tmp_path), progress=lambda m: None)[1]
+
+
+def _manifest(plan, image_id='sha256:' + 'e' * 64):
+    return {'run_id': 'r1', 'lock': {'path': plan.lock_name},
+            'image': {**plan.record(image_id), 'layers': []}}
+
+
+def test_record_names_the_closure_and_python():
+    from repro import closure
+    engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64})
+    record = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK).record('x')
+    assert record['closure'] == closure.closure_id(closure.runtime_files())
+    assert record['python'] == ImageConfig().python
+
+
+def test_rebuild_plan_uses_the_stored_closure_not_the_installed_one(tmp_path, monkeypatch):
+    """After an upgrade the installed closure differs; the replay's plan must not."""
+    from repro import closure
+    from repro.image import keep_inputs, rebuild_plan
+    from repro.store import RunStore
+    engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64})
+    store = RunStore(str(tmp_path / 'store')).ensure()
+    plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
+    keep_inputs(store, plan)
+    upgraded = tuple((rel, data + b'# upgraded\n') for rel, data in plan.closure)
+    monkeypatch.setattr(closure, 'runtime_files', lambda: upgraded)
+    assert plan_image(engine, ImageConfig(), 'requirements.lock', LOCK).key != plan.key
+    assert rebuild_plan(store, _manifest(plan), LOCK, plan.dockerfile) == plan
+
+
+def test_rebuild_plan_refuses_a_run_without_a_stored_closure(tmp_path):
+    from repro.errors import ReplayError, StoreError
+    from repro.image import rebuild_plan
+    from repro.store import RunStore
+    engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64})
+    store = RunStore(str(tmp_path / 'store')).ensure()
+    plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
+    with pytest.raises(StoreError, match='runtime closure .* missing'):
+        rebuild_plan(store, _manifest(plan), LOCK, plan.dockerfile)  # never kept
+    old = _manifest(plan)
+    del old['image']['closure']
+    with pytest.raises(ReplayError, match='older repro'):
+        rebuild_plan(store, old, LOCK, plan.dockerfile)
+
+
+def test_image_holds_the_closure_and_its_version_file_only(tmp_path):
+    import tarfile
+
+    import repro.image as image
+    from repro import closure
+    engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64})
+    plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
+    layer, _diff = image._repro_layer(plan, str(tmp_path))
+    prefix = f'opt/venv/lib/python{plan.python}/site-packages/repro/'
+    with tarfile.open(layer) as tar:
+        names = {n[len(prefix):] for n in tar.getnames() if n.startswith(prefix)}
+        version = tar.extractfile(prefix + '_version.py').read().decode()
+    assert {n for n in names if n.endswith('.py')} == \
+        {rel for rel, _ in plan.closure} | {'_version.py'}
+    assert closure.closure_id(plan.closure)[:12] in version

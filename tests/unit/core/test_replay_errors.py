@@ -99,7 +99,7 @@ def test_unbuildable_image_says_what_is_missing():
     from tests.unit.core.test_manifest import example_manifest
     manifest = example_manifest()
     with pytest.raises(ReplayError, match='base image sha256:1111.* is missing.*repro base'):
-        ensure_recorded_image(FakeEngine(), manifest, b'lock', 'FROM x\n', lambda m: None)
+        ensure_recorded_image(FakeEngine(), None, manifest, b'lock', 'FROM x\n', lambda m: None)
 
 
 def test_numerics_differences_include_library_versions():
