@@ -4,9 +4,11 @@ import pathlib
 import sys
 
 import pytest
+import os
 
 from repro.experiment import deterministic
 from repro.log import logger, tabular
+from tests.helpers import git
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -77,3 +79,20 @@ def probe_project(tmp_path_factory, base_image):
     from tests.support import PROBE, git_project, lock_files
     return git_project(tmp_path_factory.mktemp('probe') / 'p',
                        {**lock_files(), 'probe.py': PROBE})
+
+
+@pytest.fixture
+def repo(tmp_path):
+    root = tmp_path / 'proj'
+    root.mkdir()
+    git(root, 'init', '-q', '-b', 'main')
+    git(root, 'config', 'user.email', 't@example.com')
+    git(root, 'config', 'user.name', 'T')
+    (root / '.gitignore').write_text('ignored.txt\n.repro/\n')
+    (root / 'train.py').write_text('print(1)\n')
+    (root / 'run.sh').write_text('#!/bin/sh\n')
+    os.chmod(root / 'run.sh', 0o755)
+    git(root, 'add', '.')
+    git(root, 'commit', '-qm', 'init')
+    git(root, 'remote', 'add', 'origin', 'https://user:ghp_SECRET123@github.com/o/r.git')
+    return root

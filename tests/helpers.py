@@ -4,6 +4,9 @@ The toy environment follows the gymnasium API without importing gymnasium,
 so the library's own tests also run where only numpy is installed.
 """
 import csv
+import hashlib
+import os
+import subprocess
 
 import numpy as np
 
@@ -90,3 +93,55 @@ class ToyAlgo:
 def read_csv(path):
     with open(path, newline='') as f:
         return list(csv.DictReader(f))
+
+
+def example_manifest():
+    return {
+        'format': 1, 'run_id': '20261124-021000-cartpole_vpg-s0-3fa2', 'status': 'succeeded',
+        'start_time': '2026-11-24T02:10:00+00:00', 'end_time': '2026-11-24T02:11:00+00:00',
+        'command': ['repro', 'run', 'examples/cartpole_vpg.py', '--seed', '0'],
+        'replay': ['repro', 'replay', '20261124-021000-cartpole_vpg-s0-3fa2'],
+        'seed': 0, 'args': [], 'launcher': 'examples/cartpole_vpg.py',
+        'git': {'commit': 'a' * 40, 'branch': 'main', 'remote': None, 'dirty': False,
+                'tree': 'b' * 40, 'diff_sha256': 'c' * 64},
+        'lock': {'path': 'requirements.lock', 'sha256': 'd' * 64},
+        'image': {'id': 'sha256:' + 'e' * 64, 'key': 'f' * 64, 'base': 'repro-base:bookworm',
+                  'base_digest': 'sha256:' + '1' * 64, 'dockerfile_sha256': '2' * 64},
+        'determinism': {'deterministic': True}, 'host': {'os': 'Linux'},
+        'repro_version': '0.1.0',
+        'artifacts': [{'path': 'progress.csv', 'size': 3, 'sha256': '3' * 64}],
+    }
+
+
+def make_run(root):
+    """A finished run with three files and a source diff, made without Docker."""
+    from repro.manifest import artifacts
+    from repro.store import RunStore
+    store = RunStore(root)
+    run_id = store.create_run('train.py', 0)
+    run_dir = store.run_dir(run_id)
+    files = {'outputs/progress.csv': b'Epoch,Loss\n0,0.5\n1,0.25\n',
+             'outputs/params.pkl': bytes(range(256)) * 4,
+             'logs/stdout.log': b'hello\n', 'meta/source.diff': b'diff --git a/x b/x\n'}
+    for rel, data in files.items():
+        os.makedirs(os.path.dirname(os.path.join(run_dir, rel)), exist_ok=True)
+        with open(os.path.join(run_dir, rel), 'wb') as f:
+            f.write(data)
+    manifest = example_manifest()
+    manifest.update(run_id=run_id, artifacts=artifacts(run_dir))
+    manifest['git']['diff_sha256'] = hashlib.sha256(files['meta/source.diff']).hexdigest()
+    store.write_manifest(run_id, manifest)
+    return store, run_id
+
+
+def one_line_error(result, *needles):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'Traceback' not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def git(cwd, *args):
+    return subprocess.run(['git', '-C', str(cwd), *args], check=True, capture_output=True,
+                          text=True).stdout

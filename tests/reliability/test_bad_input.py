@@ -11,8 +11,8 @@ import pytest
 
 from repro.store import RunStore
 from tests.conftest import ROOT
-from tests.unit.core.test_manifest import example_manifest
-from tests.unit.test_cli_run_errors import one_line_error
+from tests.helpers import example_manifest
+from tests.helpers import one_line_error
 
 RUN_A = '20261124-021000-train-s0-aaaa'
 RUN_B = '20261124-021000-train-s1-aaab'

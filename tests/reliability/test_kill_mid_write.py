@@ -18,14 +18,14 @@ from repro.gitsource import blob_id
 from repro.store import RunStore
 from repro.verify import manifest_problems, verify_run
 from tests.support import ROOT
-from tests.unit.core.test_manifest import example_manifest
+from tests.helpers import example_manifest
 
 WRITER = r'''
 import hashlib, itertools, os, sys
 sys.path.insert(0, sys.argv[3])
 from repro.gitsource import blob_id
 from repro.store import RunStore
-from tests.unit.core.test_manifest import example_manifest
+from tests.helpers import example_manifest
 store, run_id = RunStore(sys.argv[1]), sys.argv[2]
 base = example_manifest()
 base['git']['diff_sha256'] = hashlib.sha256(b'').hexdigest()  # meta/source.diff is empty

@@ -12,7 +12,7 @@ import pytest
 from repro.store import RunStore
 from repro.verify import verify_run
 from tests.support import ROOT, repro, run_id_of
-from tests.unit.core.test_verify import make_run
+from tests.helpers import make_run
 
 TRIALS = 100
 

@@ -19,7 +19,7 @@ from repro.engine import DockerEngine, bind_mount
 from repro.errors import EngineError
 from repro.render import escape, manifest_summary, run_summary, runs_table
 from repro.store import RunStore
-from tests.unit.core.test_manifest import example_manifest
+from tests.helpers import example_manifest
 
 
 def one_line(err):

@@ -26,7 +26,7 @@ from repro.plot import progress_rows
 from repro.rundiff import final_metrics
 from repro.store import RunStore
 from tests.support import ROOT
-from tests.unit.core.test_manifest import example_manifest
+from tests.helpers import example_manifest
 
 SECRET = 'TOP-SECRET-host-content-31337'
 TABLE = 'Epoch,AverageReturn\n0,1.0\n1,2.0\n'

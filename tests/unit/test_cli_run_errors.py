@@ -9,6 +9,7 @@ import pytest
 from repro.config import ImageConfig, load_config
 from repro.errors import ConfigError
 from tests.conftest import ROOT
+from tests.helpers import one_line_error
 
 
 def repro(*args, cwd, env=None):
@@ -25,14 +26,6 @@ def project(tmp_path):
     shutil.copy(ROOT / 'requirements.in', root)
     shutil.copy(ROOT / 'requirements.lock', root)
     return root
-
-
-def one_line_error(result, *needles):
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and 'Traceback' not in result.stderr, result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def test_launcher_missing(project):

@@ -6,7 +6,7 @@ import pytest
 
 from repro.cli import main
 from repro.store import RunStore
-from tests.unit.core.test_manifest import example_manifest
+from tests.helpers import example_manifest
 
 
 @pytest.fixture

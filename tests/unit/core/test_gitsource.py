@@ -6,28 +6,7 @@ import pytest
 from repro.errors import SourceError, StoreError
 from repro.gitsource import export_tree, snapshot_source, strip_credentials
 from repro.store import RunStore
-
-
-def git(cwd, *args):
-    return subprocess.run(['git', '-C', str(cwd), *args], check=True, capture_output=True,
-                          text=True).stdout
-
-
-@pytest.fixture
-def repo(tmp_path):
-    root = tmp_path / 'proj'
-    root.mkdir()
-    git(root, 'init', '-q', '-b', 'main')
-    git(root, 'config', 'user.email', 't@example.com')
-    git(root, 'config', 'user.name', 'T')
-    (root / '.gitignore').write_text('ignored.txt\n.repro/\n')
-    (root / 'train.py').write_text('print(1)\n')
-    (root / 'run.sh').write_text('#!/bin/sh\n')
-    os.chmod(root / 'run.sh', 0o755)
-    git(root, 'add', '.')
-    git(root, 'commit', '-qm', 'init')
-    git(root, 'remote', 'add', 'origin', 'https://user:ghp_SECRET123@github.com/o/r.git')
-    return root
+from tests.helpers import git
 
 
 @pytest.mark.parametrize('url, expected', [

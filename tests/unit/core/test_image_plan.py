@@ -4,42 +4,7 @@ import pytest
 from repro.config import ImageConfig
 from repro.errors import BaseImageError, BuildError
 from repro.image import base_digest, ensure_image, plan_image
-
-
-class FakeEngine:
-    """The DockerEngine methods the image code uses, with canned answers."""
-
-    def __init__(self, images=None, repo_digests=None, build_exit=0, output=b''):
-        self.images = dict(images or {})
-        self._repo_digests = repo_digests or {}
-        self.build_exit = build_exit
-        self.output = output
-        self.loaded = []
-
-    def image_id(self, ref):
-        return self.images.get(ref)
-
-    def repo_digests(self, ref):
-        return self._repo_digests.get(ref, [])
-
-    def find_image(self, label, value):
-        return None
-
-    def save_image(self, ref, out):
-        import io
-        import json
-        import tarfile
-        config = json.dumps({'rootfs': {'diff_ids': []}, 'history': []}).encode()
-        manifest = json.dumps([{'Config': 'c.json', 'Layers': []}]).encode()
-        with tarfile.open(fileobj=out, mode='w') as tar:
-            for name, data in (('c.json', config), ('manifest.json', manifest)):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-
-    def run(self, image, command, **kwargs):
-        kwargs['on_output'](self.output)
-        return self.build_exit, None
+from tests.fakes import PlanEngine as FakeEngine
 
 
 LOCK = b'# repro-lock-input-sha256: x\n'

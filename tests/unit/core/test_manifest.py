@@ -5,27 +5,10 @@ import pathlib
 import pytest
 
 from repro.manifest import allowed_env, artifacts, check_format, render, sha256_file
+from tests.helpers import example_manifest
 
 SCHEMA = pathlib.Path(__file__).resolve().parents[3] / 'repro' / 'schemas' / \
     'manifest-v1.schema.json'
-
-
-def example_manifest():
-    return {
-        'format': 1, 'run_id': '20261124-021000-cartpole_vpg-s0-3fa2', 'status': 'succeeded',
-        'start_time': '2026-11-24T02:10:00+00:00', 'end_time': '2026-11-24T02:11:00+00:00',
-        'command': ['repro', 'run', 'examples/cartpole_vpg.py', '--seed', '0'],
-        'replay': ['repro', 'replay', '20261124-021000-cartpole_vpg-s0-3fa2'],
-        'seed': 0, 'args': [], 'launcher': 'examples/cartpole_vpg.py',
-        'git': {'commit': 'a' * 40, 'branch': 'main', 'remote': None, 'dirty': False,
-                'tree': 'b' * 40, 'diff_sha256': 'c' * 64},
-        'lock': {'path': 'requirements.lock', 'sha256': 'd' * 64},
-        'image': {'id': 'sha256:' + 'e' * 64, 'key': 'f' * 64, 'base': 'repro-base:bookworm',
-                  'base_digest': 'sha256:' + '1' * 64, 'dockerfile_sha256': '2' * 64},
-        'determinism': {'deterministic': True}, 'host': {'os': 'Linux'},
-        'repro_version': '0.1.0',
-        'artifacts': [{'path': 'progress.csv', 'size': 3, 'sha256': '3' * 64}],
-    }
 
 
 def test_example_manifest_matches_the_committed_schema():

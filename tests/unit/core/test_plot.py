@@ -7,7 +7,7 @@ from repro.errors import ConfigError, UntrustedFileError
 from repro.log.tensorboard import encode_event, tfrecord
 from repro.plot import mean_and_std, run_series, series
 from repro.store import RunStore
-from tests.unit.core.test_manifest import example_manifest
+from tests.helpers import example_manifest
 
 
 def test_series_uses_total_env_steps_and_skips_blank_cells():

@@ -5,7 +5,7 @@ import pytest
 
 from repro.cli import main
 from repro.provenance import statement
-from tests.unit.core.test_verify import make_run
+from tests.helpers import make_run
 
 # The published field structure (in-toto Statement v1, SLSA Provenance v1),
 # written down as a JSON Schema: required fields and their types.
@@ -81,7 +81,7 @@ def test_unknown_format(tmp_path, monkeypatch, capsys):
 
 
 def test_pure_statement_has_no_secrets():
-    from tests.unit.core.test_manifest import example_manifest
+    from tests.helpers import example_manifest
     manifest = example_manifest()
     manifest['git']['remote'] = 'https://github.com/o/r.git'
     text = json.dumps(statement(manifest))

@@ -8,8 +8,8 @@ from repro.cli import main
 from repro.errors import ReplayError
 from repro.replay import check_inputs, host_differences
 from repro.store import RunStore
-from tests.unit.core.test_gitsource import git, repo  # noqa: F401  (fixture)
-from tests.unit.core.test_manifest import example_manifest
+from tests.helpers import git
+from tests.helpers import example_manifest
 
 
 @pytest.fixture
@@ -95,8 +95,8 @@ def test_host_differences_name_what_matters():
 
 def test_unbuildable_image_says_what_is_missing():
     from repro.replay import ensure_recorded_image
-    from tests.unit.core.test_image_plan import FakeEngine
-    from tests.unit.core.test_manifest import example_manifest
+    from tests.fakes import PlanEngine as FakeEngine
+    from tests.helpers import example_manifest
     manifest = example_manifest()
     with pytest.raises(ReplayError, match='base image sha256:1111.* is missing.*repro base'):
         ensure_recorded_image(FakeEngine(), None, manifest, b'lock', 'FROM x\n', lambda m: None)

@@ -7,8 +7,8 @@ from repro.gitsource import snapshot_source
 from repro.log.tensorboard import EventFileWriter, encode_event, tfrecord
 from repro.rundiff import final_metrics, pair_metric_files, short_float
 from repro.store import RunStore
-from tests.unit.core.test_gitsource import git, repo  # noqa: F401  (fixture)
-from tests.unit.core.test_manifest import example_manifest
+from tests.helpers import git
+from tests.helpers import example_manifest
 
 H = {c: (c * 64).encode() for c in 'abcd'}
 LOCK_A = b'numpy==2.0.0 \\\n    --hash=sha256:' + H['a'] + b'\nsix==1.16.0 \\\n    --hash=sha256:' + H['b'] + b'\n'

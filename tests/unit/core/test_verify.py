@@ -5,25 +5,7 @@ from repro.cli import main
 from repro.manifest import artifacts
 from repro.store import RunStore
 from repro.verify import verify_run
-from tests.unit.core.test_manifest import example_manifest
-
-
-def make_run(root):
-    store = RunStore(root)
-    run_id = store.create_run('train.py', 0)
-    run_dir = store.run_dir(run_id)
-    files = {'outputs/progress.csv': b'Epoch,Loss\n0,0.5\n1,0.25\n',
-             'outputs/params.pkl': bytes(range(256)) * 4,
-             'logs/stdout.log': b'hello\n', 'meta/source.diff': b'diff --git a/x b/x\n'}
-    for rel, data in files.items():
-        os.makedirs(os.path.dirname(os.path.join(run_dir, rel)), exist_ok=True)
-        with open(os.path.join(run_dir, rel), 'wb') as f:
-            f.write(data)
-    manifest = example_manifest()
-    manifest.update(run_id=run_id, artifacts=artifacts(run_dir))
-    manifest['git']['diff_sha256'] = hashlib.sha256(files['meta/source.diff']).hexdigest()
-    store.write_manifest(run_id, manifest)
-    return store, run_id
+from tests.helpers import example_manifest, make_run
 
 
 def test_an_intact_run_verifies(tmp_path):
