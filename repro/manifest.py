@@ -9,7 +9,7 @@ import json
 import os
 import re
 
-from repro import safefs
+from repro import contract, safefs
 from repro.errors import StoreError
 
 FORMAT = 1
@@ -19,7 +19,7 @@ STATUSES = ('running', 'succeeded', 'failed', 'interrupted')
 # Only these variables are recorded; everything else (tokens, keys,
 # passwords) never reaches a manifest.
 ENV_ALLOWLIST = (
-    'REPRO_SEED', 'PYTHONHASHSEED', 'CUBLAS_WORKSPACE_CONFIG', 'REPRO_DETERMINISTIC',
+    contract.ENV_SEED, 'PYTHONHASHSEED', 'CUBLAS_WORKSPACE_CONFIG', contract.ENV_DETERMINISTIC,
     'CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES', 'OMP_NUM_THREADS',
     'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'OPENBLAS_CORETYPE', 'TZ', 'LANG', 'LC_ALL',
 )

@@ -10,6 +10,7 @@ import functools
 import inspect
 import os
 
+from repro.contract import ENV_SEED
 from repro.errors import ConfigError
 from repro.experiment.naming import (augment_name, default_log_dir,
                                      make_sequential_log_dir,
@@ -70,7 +71,7 @@ def _seed_from_repro_run(signature, kwargs):
     The run's seed is the one the manifest records, so it wins over the
     launcher's own default or flag.
     """
-    seed = os.environ.get('REPRO_SEED')
+    seed = os.environ.get(ENV_SEED)
     if seed in (None, '') or 'seed' not in signature.parameters:
         return kwargs
     return {**kwargs, 'seed': int(seed)}
