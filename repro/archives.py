@@ -167,7 +167,7 @@ def _zip_members(fileobj, budget):
     with _zip_directory(fileobj, budget) as zf:
         for info in zf.infolist():
             _unique(out, info.filename)
-            if info.is_dir():
+            if info.is_dir() and info.file_size == 0:  # a "dir/" entry can hold data too
                 out[info.filename] = ('dir', '', 0, b'')
                 continue
             with zf.open(info) as member:
@@ -259,9 +259,13 @@ def compare_archives(path, open_a, open_b, nested=False, timing=None, timed=None
                                   f'{a[0]} {a[1]}'.strip(), f'{b[0]} {b[1]}'.strip(),
                                   label='member'))
         elif not nested and kind_of(a[3]) and kind_of(b[3]):  # an archive in the archive
-            inner = [read_member(opener(), name) for opener in (open_a, open_b)]
+            inner = [_read(opener, name) for opener in (open_a, open_b)]
+            nested_timed = []
             diffs, count, _ = compare_archives(path, *(lambda d=d: io.BytesIO(d)
-                                                       for d in inner), nested=True)
+                                                       for d in inner), nested=True,
+                                               timing=timing, timed=nested_timed)
+            if timed is not None:
+                timed.extend(f'{name}/{where}' for where in nested_timed)
             out += [Divergence(d.path, d.where, f'{name}/{d.metric}', d.original, d.replay,
                                label='member') for d in diffs]
             compared += count
@@ -278,12 +282,17 @@ def compare_archives(path, open_a, open_b, nested=False, timing=None, timed=None
     return out, compared, pickles
 
 
+def _read(opener, name):
+    with opener() as fileobj:
+        return read_member(fileobj, name)
+
+
 def _json_member(open_a, open_b, name, timing, timed):
     """False if both members are JSON equal in content, the difference if
     they are JSON that differs, None if they are not JSON."""
     from repro import jsoncompare
     from repro.timing import TimingRules
-    data = [jsoncompare.load(read_member(opener(), name)) for opener in (open_a, open_b)]
+    data = [jsoncompare.load(_read(opener, name)) for opener in (open_a, open_b)]
     if data[0] is None or data[1] is None:
         return None
     skipped = []

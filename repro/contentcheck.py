@@ -106,7 +106,7 @@ def _isolated(answer_fd, root_a, root_b, pair):
             os._exit(code)
     os.close(write_fd)
     with os.fdopen(read_fd, 'rb') as f:
-        data = f.read(4 * MAX_TEXT + 64)
+        data = f.read(12 * MAX_TEXT + 64)  # JSON escapes: up to 12 bytes a character
     os.waitpid(pid, 0)
     try:
         text = json.loads(data)

@@ -80,7 +80,13 @@ def execute(engine, store, spec, prepared, io=RunIO()):
     finally:
         tee.close()
         manifest.update(status=status, exit_code=code, end_time=_now())
-        _finalize(store, run_id, manifest)
+        try:
+            _finalize(store, run_id, manifest)
+        except BaseException:  # a second Ctrl-C while hashing: never stay 'running'
+            manifest.update(status='interrupted', exit_code=130, artifacts=[],
+                            error='interrupted while its outputs were recorded')
+            store.write_manifest(run_id, manifest)
+            raise
     if manifest['status'] != status:  # the outputs could not be recorded
         io.progress(f'repro: error: {manifest["error"]}')
         code = code or 1

@@ -151,28 +151,46 @@ def collapse(paths):
 
 def _same_number(a, b):
     if isinstance(a, float) or isinstance(b, float):
-        a, b = float(a), float(b)
+        try:
+            a, b = float(a), float(b)
+        except OverflowError:  # an integer no float can hold: not the same
+            return False
         return struct.pack('<d', a) == struct.pack('<d', b) or (math.isnan(a) and math.isnan(b))
     return a == b
 
 
 def difference(a, b, timing, where='$', timed=None):
     """Where JSON values ``a`` and ``b`` differ in content (None if they do not);
-    wall-clock fields they skip are appended to ``timed``."""
+    wall-clock fields they skip are appended to ``timed``. Values nested
+    deeper than Python can walk are a difference, never a crash."""
     timed = [] if timed is None else timed
+    try:
+        return _difference(a, b, timing, where, timed, '')
+    except RecursionError:
+        return f'{where}: nested too deeply to compare'
+
+
+def _leaf(value):
+    return not isinstance(value, (dict, list, tuple))
+
+
+def _difference(a, b, timing, where, timed, name):
+    """``name`` is the key path joined with '/' (``time/total_timesteps``), so
+    the timing rules see a key with its group: only leaves are skipped."""
     if isinstance(a, dict) and isinstance(b, dict):
         if set(a) != set(b):
             return f'{where}: keys {sorted(map(str, set(a) ^ set(b)))[:5]} on one side only'
         episode = set(a) == EPISODE_KEYS
         for key in sorted(a, key=str):
-            here = f'{where}.{key}'
-            if isinstance(key, str) and (timing.is_timing(key) or episode and key == 't'):
+            here, full = f'{where}.{key}', f'{name}/{key}' if name else str(key)
+            if _leaf(a[key]) and _leaf(b[key]) and (timing.is_timing(full)
+                                                   or episode and key == 't'):
                 timed.append(here)
                 continue
             if key == ':serialized:' and a[key] != b[key]:
                 found = _serialized_difference(a[key], b[key], timing, here, timed)
             else:
-                found = difference(a[key], b[key], timing, here, timed)
+                found = _difference(a[key], b[key], timing, here, timed, full)
             if found:
                 return found
         return None
@@ -180,7 +198,7 @@ def difference(a, b, timing, where='$', timed=None):
         if len(a) != len(b):
             return f'{where}: {len(a)} items != {len(b)} items'
         for i, (x, y) in enumerate(zip(a, b)):
-            found = difference(x, y, timing, f'{where}[{i}]', timed)
+            found = _difference(x, y, timing, f'{where}[{i}]', timed, name)
             if found:
                 return found
         return None
@@ -200,4 +218,4 @@ def _serialized_difference(a, b, timing, where, timed):
         data_a, data_b = (plain_pickle(base64.b64decode(v, validate=True)) for v in (a, b))
     except (_Opaque, binascii.Error, TypeError, ValueError, IndexError, KeyError):
         return f'{where}: the serialized values differ'
-    return difference(data_a, data_b, timing, where + '<pickle>', timed)
+    return _difference(data_a, data_b, timing, where + '<pickle>', timed, '')

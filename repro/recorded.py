@@ -59,6 +59,9 @@ def ensure_recorded_image(engine, store, manifest, lock, dockerfile, progress):
     (the runtime closure included) if it was deleted."""
     from repro.image import ensure_image, rebuild_plan, recorded_image
     image = manifest['image']
+    if not image['id']:
+        raise ReplayError(f'run {manifest["run_id"]} records no image ID, so no image can be '
+                          'proved to be its own')
     # Reused only if repro itself made that ID for that key: a forged
     # manifest cannot point the replay at some other image on this host.
     if image['id'] and recorded_image(engine, image['key']) == image['id']:

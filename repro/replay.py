@@ -14,6 +14,7 @@ import dataclasses
 import os
 
 from repro.errors import ReplayError, ReproError, VerificationError
+from repro.safefs import display
 from repro.recorded import (check_inputs, ensure_recorded_image, recorded_run,
                              recorded_spec)
 
@@ -94,7 +95,6 @@ def refuse_tracked_store(store):
 
 def plan_lines(manifest, network):
     """What the replay is about to run, shown before it runs (pure)."""
-    from repro.safefs import display
     args = ' '.join(display(a) for a in manifest['args']) or '-'
     return [f'replaying {manifest["run_id"]}: {display(manifest["launcher"])} '
             f'seed={manifest["seed"]} args={args}',
@@ -162,9 +162,13 @@ def replay(store, run_ref, *, connect, rtol=0.0, atol=0.0, progress=print, outpu
             content=in_image(engine, image_id, dir_a, dir_b, src=prepared.src,
                              launcher=manifest['launcher']),
             hostnames=(manifest.get('hostname'), new.get('hostname')))
-    except ReproError as exc:  # never leave a replay that proves nothing looking fine
-        new.update(status='failed', error=f'cannot compare the outputs: {exc.message}')
+    except Exception as exc:  # never leave a replay that proves nothing looking fine
+        reason = exc.message if isinstance(exc, ReproError) else \
+            f'{type(exc).__name__}: {display(str(exc))[:200]}'
+        new.update(status='failed', error=f'cannot compare the outputs: {reason}')
         store.write_manifest(new_id, new)
-        raise
+        if isinstance(exc, ReproError):
+            raise
+        raise ReplayError(f'cannot compare the outputs of {new_id}: {reason}') from None
     return Verdict(run_id, new_id, comparison, numerics_differences(manifest, new), status,
                    problems)

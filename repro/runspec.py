@@ -15,7 +15,8 @@ class RunSpec:
 
     ``args`` are what the script gets; ``args_written`` what the user wrote
     (with ``{seed}`` unexpanded), recorded when they differ. ``network`` and
-    ``gpus`` are the user's permission, never a manifest's.
+    ``network`` is the user's permission, never a manifest's; ``gpus`` a replay
+    takes from the manifest (a GPU changes numerics, not what a run can reach).
     """
     launcher: str                 # relative to the project root, as in the snapshot
     seed: Optional[int]

@@ -165,3 +165,37 @@ def test_a_report_that_is_not_unicode_never_leaves_a_run_running(tmp_path, monke
     store, _, run_id, status, _ = _execute(tmp_path, write, monkeypatch)
     manifest = load(store, run_id)
     assert status == manifest['status'] == 'succeeded' and manifest['determinism'] == {}
+
+
+def test_a_second_ctrl_c_while_outputs_are_hashed_never_leaves_running(tmp_path, monkeypatch):
+    import pytest
+
+    import repro.execute
+    from repro.manifest_loader import load
+
+    def write(outputs):
+        raise KeyboardInterrupt  # the first Ctrl-C, during the run
+
+    def hashing(*args, **kwargs):
+        raise KeyboardInterrupt  # the second, while the outputs are hashed
+    monkeypatch.setattr(repro.execute, 'artifacts', hashing)
+    with pytest.raises(KeyboardInterrupt):
+        _execute(tmp_path, write, monkeypatch)
+    from repro.store import RunStore
+    store = RunStore(str(tmp_path / 'store'))
+    [run_id] = store.run_ids()
+    manifest = load(store, run_id)
+    assert manifest['status'] == 'interrupted' and manifest['exit_code'] == 130
+
+
+def test_a_manifest_without_an_image_id_is_not_replayed(tmp_path):
+    import pytest
+
+    from repro.errors import ReplayError
+    from repro.recorded import ensure_recorded_image
+    from tests.helpers import example_manifest
+    manifest = example_manifest()
+    manifest['image']['id'] = None
+    with pytest.raises(ReplayError, match='records no image ID'):
+        ensure_recorded_image(Engine(lambda out: None), None, manifest, b'lock', 'FROM x\n',
+                              lambda m: None)

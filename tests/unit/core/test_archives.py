@@ -158,3 +158,34 @@ def test_malformed_archives_are_one_line_errors(data):
     with pytest.raises(UntrustedFileError) as info:
         members(io.BytesIO(data), Budget())
     assert '\n' not in str(info.value)
+
+
+def test_data_in_a_directory_entry_is_compared(tmp_path):
+    """zip stores bytes under a name ending in '/' too."""
+    import zipfile
+    from repro.archives import compare_archives
+    for side, data in (('a', b'learned=1'), ('b', b'learned=2')):
+        with zipfile.ZipFile(tmp_path / f'{side}.zip', 'w') as zf:
+            zf.writestr('weights/', data)
+    found, _, _ = compare_archives('m.zip', lambda: open(tmp_path / 'a.zip', 'rb'),
+                                   lambda: open(tmp_path / 'b.zip', 'rb'))
+    assert [d.metric for d in found] == ['weights/']
+
+
+def test_nested_archives_follow_the_timing_rules(tmp_path):
+    import io
+    import zipfile
+    from repro.archives import compare_archives
+    from repro.timing import TimingRules
+    for side, start in (('a', 1), ('b', 2)):
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, 'w') as zf:
+            zf.writestr('data', '{"start_time": %d, "w": 1}' % start)
+        with zipfile.ZipFile(tmp_path / f'{side}.zip', 'w') as zf:
+            zf.writestr('model.zip', inner.getvalue())
+    opener = [lambda s=s: open(tmp_path / f'{s}.zip', 'rb') for s in 'ab']
+    timed = []
+    assert compare_archives('m.zip', *opener, timing=TimingRules(), timed=timed)[0] == []
+    assert timed == ['model.zip/data:$.start_time']
+    found, _, _ = compare_archives('m.zip', *opener, timing=TimingRules(compare_all=True))
+    assert found and 'start_time' in found[0].where

@@ -83,3 +83,21 @@ def test_keys_and_lengths_must_match():
     assert 'on one side only' in difference({'a': 1}, {'b': 1}, TimingRules())
     assert '1 items != 2 items' in difference([1], [1, 2], TimingRules())
     assert difference({'x': True}, {'x': 1}, TimingRules()) == '$.x: True != 1'
+
+
+def test_a_timing_looking_group_is_entered_not_skipped():
+    """``time`` holds counters as well as clocks: only leaves are skipped."""
+    a = {'time': {'total_timesteps': 1000, 'fps': 50}, 'loss': 1.0}
+    b = {'time': {'total_timesteps': 2000, 'fps': 70}, 'loss': 1.0}
+    assert difference(a, b, TimingRules()) == '$.time.total_timesteps: 1000 != 2000'
+    timed = []
+    b['time']['total_timesteps'] = 1000
+    assert difference(a, b, TimingRules(), timed=timed) is None and timed == ['$.time.fps']
+
+
+def test_hostile_numbers_and_nesting_are_differences_not_crashes():
+    assert 'x' in difference({'x': 1.5}, {'x': int('9' * 400)}, TimingRules())
+    deep_a = deep_b = 0
+    for _ in range(5000):
+        deep_a, deep_b = [deep_a], [deep_b]
+    assert difference(deep_a, deep_b, TimingRules()) == '$: nested too deeply to compare'
