@@ -9,6 +9,7 @@ import os
 
 import repro
 from repro import contract, safefs
+from repro._fs import dump_json
 from repro.errors import EngineError, EngineLostError, ReproError
 from repro.manifest import FORMAT, allowed_env, artifacts
 from repro.runspec import RunIO, RunResult
@@ -38,7 +39,7 @@ def execute(engine, store, spec, prepared, io=RunIO()):
     env = contract.container_env(spec.seed, run_id)
     with open(os.path.join(run_dir, 'meta', 'source.diff'), 'wb') as f:
         f.write(prepared.diff)
-    _write_json(os.path.join(run_dir, 'meta', 'determinism.json'),
+    dump_json(os.path.join(run_dir, 'meta', 'determinism.json'),
                 {'seed': spec.seed, 'env': allowed_env(env), 'hostname': contract.HOSTNAME})
     manifest = {
         'format': FORMAT, 'run_id': run_id, 'status': 'running', 'start_time': _now(),
@@ -156,8 +157,3 @@ def runtime_report(outputs):
     except (UnicodeEncodeError, TypeError, ValueError):
         return {}
     return report if isinstance(report, dict) else {}
-
-
-def _write_json(path, data):
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write(json.dumps(data, indent=2, sort_keys=True) + '\n')

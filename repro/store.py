@@ -23,7 +23,6 @@ is created with an exclusive ``mkdir``, so concurrent runs never share one.
 """
 import contextlib
 import datetime
-import json
 import os
 import re
 import secrets
@@ -31,10 +30,10 @@ import stat
 
 from repro._fs import atomic_writer
 from repro.errors import AmbiguousRunError, RunNotFoundError, StoreError
+from repro.manifest import MANIFEST_NAME as MANIFEST
 from repro.objectstore import ObjectStore
 from repro.packs import DamagedObjectError  # noqa: F401  (reads raise it; importable here)
 
-MANIFEST = 'manifest.json'
 _ID_CHARS = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
 _STEM_CHARS = re.compile(r'[^A-Za-z0-9_.]+')
 
@@ -146,16 +145,12 @@ class RunStore(ObjectStore):
         return os.path.join(self.run_dir(run_id), MANIFEST)
 
     def read_manifest(self, run_id):
+        """The parsed manifest, format checked only (the reaper, benchmarks);
+        commands use :func:`repro.manifest_loader.load`, which checks it all."""
+        from repro import safefs
         from repro.manifest import check_format
-        path = os.path.join(self.run_dir(run_id), MANIFEST)
-        try:
-            with open(path, encoding='utf-8') as f:
-                manifest = json.load(f)
-        except FileNotFoundError:
-            raise StoreError(f'run {run_id} has no manifest') from None
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise StoreError(f'manifest of run {run_id} is not valid JSON ({exc})') from None
-        return check_format(manifest, path)
+        return check_format(safefs.read_json(self.run_dir(run_id), MANIFEST),
+                            self.manifest_path(run_id))
 
     # -- folders ---------------------------------------------------------------
     def subdir(self, *parts, create=False):
