@@ -10,7 +10,7 @@ COPY wheelhouse/ /tmp/wheels/
 RUN SOURCE_DATE_EPOCH=0 python3.11 -m venv /opt/venv \
  && SOURCE_DATE_EPOCH=0 /opt/venv/bin/pip install --no-index --find-links /tmp/wheels \
         --require-hashes --no-deps -r /tmp/requirements.lock
-# repro/: only the runtime closure (repro/closure.py), the part of repro that
+# repro/: only the runtime closure (repro/images/closure.py), the part of repro that
 # runs in the container, with a _version.py naming it.
 COPY repro/ /opt/venv/lib/python3.11/site-packages/repro/
 ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

@@ -27,11 +27,11 @@ import time
 
 from common import REPRO, ROOT, table, timed
 
-from repro import dockerfile as df
-from repro.config import load_config
-from repro.engine import DockerEngine
-from repro.image import LABEL_KEY, ensure_image, plan_image, remove_cached_layers
-from repro.wheels import Wheelhouse, link_wheelhouse
+from repro.images import dockerfile as df
+from repro.record.config import load_config
+from repro.engines.dockerengine import DockerEngine
+from repro.images.image import LABEL_KEY, ensure_image, plan_image, remove_cached_layers
+from repro.images.wheels import Wheelhouse, link_wheelhouse
 
 
 def trivial_project(tmp):
@@ -78,7 +78,7 @@ def bench_cold_build(engine, plan, tmp):
     (ctx / 'requirements.lock').write_bytes(plan.lock_bytes)
     wheels, _ = Wheelhouse().ensure(plan.lock_bytes.decode(), progress=lambda m: None)
     link_wheelhouse(wheels, str(ctx / 'wheelhouse'))
-    from repro import closure
+    from repro.images import closure
     for rel, data in closure.layer_files(closure.runtime_files()):
         path = ctx / 'repro' / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,7 @@ def bench_help(reps=10):
 
 def bench_ls(template_home, tmp, n=1000, reps=5):
     """`repro ls` over a store of ``n`` runs made from real manifests."""
-    from repro.store import RunStore
+    from repro.store.runs import RunStore
     source = RunStore(template_home)
     manifests = [source.read_manifest(i) for i in source.run_ids()]
     store = RunStore(os.path.join(tmp, 'ls-store')).ensure()

@@ -19,8 +19,8 @@ import time
 
 from common import table
 
-from repro.gitsource import snapshot_source
-from repro.store import RunStore
+from repro.record.gitsource import snapshot_source
+from repro.store.runs import RunStore
 
 
 def generate(root, n_files, megabytes):

@@ -6,8 +6,8 @@ archives) by bytes only and, when the bytes differ, runs
 ``python -m repro.contentcheck`` in one container of the run's image: no
 network, read-only root, the two run directories mounted read-only, the
 user's uid. There, each pair is unpickled with cloudpickle (a member is read
-from its archive by :func:`repro.archives.read_member`, with its limits) and
-compared with :func:`repro.content.first_difference`.
+from its archive by :func:`repro.core.archives.read_member`, with its limits) and
+compared with :func:`repro.core.content.first_difference`.
 
 The container's output is untrusted too: code in a pickle may print
 anything, so the host accepts only a size-capped, strict JSON list on the
@@ -24,7 +24,9 @@ import posixpath
 import sys
 import threading
 
-from repro import contract, safefs
+from repro import contract
+
+from repro.core import safefs
 from repro.errors import ReplayError, ReproError
 
 MARKER = 'repro-contentcheck-result-v1'
@@ -39,7 +41,7 @@ def compare_pair(root_a, root_b, rel_a, rel_b, member=None):
     two archives, or None (runs in the image)."""
     import cloudpickle
 
-    from repro.content import first_difference
+    from repro.core.content import first_difference
     loaded = []
     for side, root, rel in (('original', root_a, rel_a), ('replay', root_b, rel_b)):
         try:
@@ -57,7 +59,7 @@ def _read(root, rel, member):
     with safefs.open_regular(root, safefs.check_relative(rel)) as f:
         if member is None:
             return f.read()
-        from repro.archives import read_member
+        from repro.core.archives import read_member
         return read_member(f, member)
 
 
@@ -155,7 +157,7 @@ def _no_constant(name):
 
 
 def in_image(engine, image_id, dir_a, dir_b, src=None, launcher=None, timeout=TIMEOUT):
-    """A ``content`` callable for :func:`repro.compare.compare_outputs` that
+    """A ``content`` callable for :func:`repro.audit.compare.compare_outputs` that
     compares pickle pairs in one container of ``image_id``.
 
     ``src`` (the exported source snapshot) is mounted read-only where the

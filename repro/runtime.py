@@ -11,8 +11,6 @@ import runpy
 import sys
 
 from repro import contract
-
-
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:

@@ -55,7 +55,7 @@ def only_dir(parent):
 # -- Docker-backed tests (integration/, reliability/): skip without an engine ---
 @pytest.fixture(scope='session')
 def engine():
-    from repro.engine import DockerEngine
+    from repro.engines.dockerengine import DockerEngine
     from repro.errors import EngineError
     try:
         return DockerEngine.connect()
@@ -66,7 +66,7 @@ def engine():
 @pytest.fixture(scope='session')
 def base_image(engine):
     """The image `repro base` made (.ci/run makes it before the tests)."""
-    from repro.base import TAG
+    from repro.images.base import TAG
     image_id = engine.image_id(TAG)
     if image_id is None:
         pytest.skip(f'base image {TAG} missing: run `repro base` first')

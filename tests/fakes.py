@@ -1,6 +1,6 @@
 """A container engine without a daemon, for tests of run and replay (not fixtures).
 
-:class:`FakeEngine` implements :class:`repro.engines.ContainerEngine`: it
+:class:`FakeEngine` implements :class:`repro.engines.interface.ContainerEngine`: it
 holds a few image IDs and "runs" a container by calling ``behave(call)``
 on the host, which writes outputs into the mounted directory and returns
 an exit code, or raises what the real engine would.
@@ -11,7 +11,6 @@ import shutil
 import subprocess
 
 from repro import contract
-
 BASE_ID = 'sha256:' + '1' * 64
 IMAGE_ID = 'sha256:' + 'e' * 64
 LAYERS = ['sha256:' + c * 64 for c in 'abc']
@@ -98,8 +97,8 @@ def project(root, launcher='train.py'):
 def remember_image(engine, root, image_id=IMAGE_ID):
     """Record ``image_id`` as the one repro built for the project's image key,
     so a run reuses it (the fake builds nothing)."""
-    from repro.image import record_image
-    from repro.prepare import plan, read_inputs
+    from repro.images.image import record_image
+    from repro.execute.prepare import plan, read_inputs
     record_image(plan(engine, read_inputs(str(root))).key, image_id)
 
 

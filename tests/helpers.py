@@ -11,8 +11,6 @@ import subprocess
 import numpy as np
 
 from repro import tabular
-
-
 class Discrete:
     def __init__(self, n):
         self.n = n
@@ -115,8 +113,8 @@ def example_manifest():
 
 def make_run(root):
     """A finished run with three files and a source diff, made without Docker."""
-    from repro.manifest import artifacts
-    from repro.store import RunStore
+    from repro.store.manifest import artifacts
+    from repro.store.runs import RunStore
     store = RunStore(root)
     run_id = store.create_run('train.py', 0)
     run_dir = store.run_dir(run_id)

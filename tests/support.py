@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from repro.manifest import sha256_file
+from repro.store.manifest import sha256_file
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / 'repro' / 'schemas' / 'manifest-v1.schema.json'
@@ -119,7 +119,7 @@ def small_lock_files(tag, names=('numpy', 'cloudpickle')):
     The image needs no pip-compile (no network) and builds in seconds;
     ``tag`` goes into a comment so the lock, and so its venv layer, is new.
     """
-    from repro.locking import HEADER, input_sha256
+    from repro.record.locking import HEADER, input_sha256
     blocks, current = {}, None
     for line in (ROOT / 'requirements.lock').read_text().splitlines():
         if line and not line.startswith((' ', '#')):

@@ -10,7 +10,6 @@ import sys
 import typer
 
 from repro import __version__
-
 app = typer.Typer(
     name='repro',
     help='Reproducible ML and RL experiment runs, end to end.',

@@ -6,10 +6,10 @@ def diff(a: str = typer.Argument(..., help='first run (id or unique prefix)'),
          b: str = typer.Argument(..., help='second run (id or unique prefix)'),
          patch: bool = typer.Option(False, '--patch', help='unified diff of changed files')):
     """Show what differs between two runs."""
-    from repro.manifest_loader import load
-    from repro.project import open_store
-    from repro.rundiff import diff_runs
-    from repro.safefs import display, printable
+    from repro.store.manifest_loader import load
+    from repro.record.project import open_store
+    from repro.audit.rundiff import diff_runs
+    from repro.core.safefs import display, printable
     store = open_store()
     ma, mb = (load(store, store.resolve(ref)) for ref in (a, b))
     typer.echo(f'a: {display(ma["run_id"])}\nb: {display(mb["run_id"])}')

@@ -12,12 +12,12 @@ def export(run: str = typer.Argument(..., help='run id or a unique prefix of one
     """Export a run's provenance."""
     import json
 
-    from repro._fs import atomic_writer
+    from repro.core._fs import atomic_writer
     from repro.errors import ConfigError, VerificationError
-    from repro.manifest_loader import load
-    from repro.project import open_store
-    from repro.provenance import statement
-    from repro.verify import verify_run
+    from repro.store.manifest_loader import load
+    from repro.record.project import open_store
+    from repro.audit.provenance import statement
+    from repro.audit.verify import verify_run
     if format != 'in-toto':
         raise ConfigError(f'unknown export format {format!r}', 'use --format in-toto')
     store = open_store()

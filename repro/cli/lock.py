@@ -9,7 +9,7 @@ def lock(project: str = typer.Option('.', help='project directory')):
     The input is requirements.in, else pyproject.toml's [project.dependencies],
     else requirements.txt (whose pins are kept as constraints).
     """
-    from repro.locking import compile_lock, lock_inputs
+    from repro.record.locking import compile_lock, lock_inputs
     source, _text = lock_inputs(project)  # bad inputs: one line, before any progress output
     typer.echo(f'locking {source} with pip-compile --generate-hashes ...', err=True)
     typer.echo(compile_lock(project))

@@ -11,9 +11,9 @@ def plot(runs: List[str] = typer.Argument(..., help='run ids or unique prefixes'
                                     help='image file to write (.png, .svg, .pdf, …)')):
     """Overlay the runs' learning curves (mean and spread across seeds)."""
     check_output(output)
-    from repro.plot import plot_runs
-    from repro.manifest_loader import load
-    from repro.project import open_store
+    from repro.audit.plot import plot_runs
+    from repro.store.manifest_loader import load
+    from repro.record.project import open_store
     store = open_store()
     manifests = [load(store, store.resolve(ref)) for ref in runs]
     typer.echo(plot_runs(store, manifests, metric, output))

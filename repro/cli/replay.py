@@ -24,12 +24,12 @@ def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one
     import math
     import sys
 
-    from repro.engines import connect_engine
+    from repro.engines.interface import connect_engine
     from repro.errors import ConfigError
-    from repro.project import open_store
-    from repro.render import verdict_lines
-    from repro.replay import replay as replay_run
-    from repro.timing import TimingRules
+    from repro.record.project import open_store
+    from repro.audit.render import verdict_lines
+    from repro.audit.replay import replay as replay_run
+    from repro.core.timing import TimingRules
     for name, value in (('--rtol', rtol), ('--atol', atol)):
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f'invalid {name} {value}: use a finite number >= 0')
@@ -50,9 +50,9 @@ def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one
 
 def _config_timing():
     """``[tool.repro] replay.timing`` of the project we are in, if any."""
-    from repro.config import replay_timing
+    from repro.record.config import replay_timing
     from repro.errors import SourceError
-    from repro.project import find_project_root
+    from repro.record.project import find_project_root
     try:
         return replay_timing(find_project_root('.'))
     except SourceError:  # outside a repository (REPRO_HOME elsewhere): none

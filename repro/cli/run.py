@@ -18,8 +18,8 @@ def run(launcher: str = typer.Argument(..., help='the launcher script'),
     """Run a launcher in its pinned image and record a manifest."""
     import sys
 
-    from repro.engines import connect_engine
-    from repro.run import run as run_launcher
+    from repro.engines.interface import connect_engine
+    from repro.execute.run import run as run_launcher
     result = run_launcher(
         launcher, connect=connect_engine, seed=seed, args=list(args or []), gpus=gpus,
         network=network, progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)

@@ -6,10 +6,10 @@ import typer
 
 def ls(as_json: bool = typer.Option(False, '--json', help='print JSON, one object per run')):
     """List the runs in the store, oldest first."""
-    from repro.liveness import status_of
-    from repro.manifest_loader import read
-    from repro.project import open_store
-    from repro.render import run_summary, runs_table
+    from repro.engines.liveness import status_of
+    from repro.store.manifest_loader import read
+    from repro.record.project import open_store
+    from repro.audit.render import run_summary, runs_table
     store = open_store()
     summaries = []
     for run_id in store.run_ids():
@@ -26,11 +26,11 @@ def show(run: str = typer.Argument(..., help='run id or a unique prefix of one')
          as_json: bool = typer.Option(False, '--json', help='print the manifest')):
     """Show one run; --json prints its manifest."""
     from repro.errors import StoreError
-    from repro.liveness import status_of
-    from repro.manifest import render
-    from repro.manifest_loader import read
-    from repro.project import open_store
-    from repro.render import manifest_summary
+    from repro.engines.liveness import status_of
+    from repro.store.manifest import render
+    from repro.store.manifest_loader import read
+    from repro.record.project import open_store
+    from repro.audit.render import manifest_summary
     store = open_store()
     run_id = store.resolve(run)
     manifest, problems = read(store, run_id)

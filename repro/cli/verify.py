@@ -8,7 +8,7 @@ def verify(run: str = typer.Argument(None, help='run id or a unique prefix of on
     """Recompute every artifact hash and the manifest's integrity (or, with
     --store, every object in the run store)."""
     from repro.errors import VerificationError
-    from repro.project import open_store
+    from repro.record.project import open_store
     if (run is None) == (not store_):
         raise typer.BadParameter('give exactly one of RUN or --store')
     store = open_store()
@@ -22,7 +22,7 @@ def verify(run: str = typer.Argument(None, help='run id or a unique prefix of on
         typer.echo('run store verified: {packs} packs ({blobs} blobs), {objects} objects, '
                    '{trees} source trees match their ids'.format(**counts))
         return
-    from repro.verify import verify_run
+    from repro.audit.verify import verify_run
     run_id = store.resolve(run)
     notes = []
     problems, checked = verify_run(store, run_id, notes=notes)

@@ -12,7 +12,7 @@ import sys
 import traceback
 
 import repro
-from repro._fs import dump_json
+from repro.core._fs import dump_json
 from repro.experiment import deterministic, launch
 from repro.experiment.naming import experiment_parameters
 from repro.experiment.snapshotter import wait_for_snapshots

@@ -19,7 +19,7 @@ import threading
 
 import cloudpickle
 
-from repro._fs import atomic_writer
+from repro.core._fs import atomic_writer
 from repro.errors import ConfigError, SnapshotNotFoundError
 
 SnapshotConfig = collections.namedtuple(

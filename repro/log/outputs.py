@@ -5,7 +5,7 @@ import io
 import os
 import sys
 
-from repro._fs import atomic_writer
+from repro.core._fs import atomic_writer
 from repro.log.tabular import TabularInput
 
 

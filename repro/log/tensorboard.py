@@ -283,7 +283,7 @@ def read_events(path):
     Reads ``simple_value`` scalars (what repro and ``torch.utils.tensorboard``
     write) and one-element float tensors (what newer writers emit); records
     are checked by their CRCs.
-    For a file a container wrote, read its bytes with :mod:`repro.safefs`
+    For a file a container wrote, read its bytes with :mod:`repro.core.safefs`
     and call :func:`parse_events`.
     """
     with open(path, 'rb') as f:

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from repro.content import first_difference
+from repro.core.content import first_difference
 from repro.experiment import Snapshotter
 from tests.conftest import load_example
 from tests.helpers import read_csv

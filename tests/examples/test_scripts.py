@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from repro.content import first_difference
+from repro.core.content import first_difference
 from repro.experiment import Snapshotter
 from tests.conftest import ROOT
 from tests.helpers import read_csv

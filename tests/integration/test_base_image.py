@@ -2,8 +2,7 @@
 import docker
 import pytest
 
-from repro import oci
-
+from repro.images import oci
 pytestmark = pytest.mark.docker
 
 
@@ -45,7 +44,7 @@ def test_reloading_the_same_layer_gives_the_same_id(engine, base_image, tmp_path
     extracted = tmp_path / 'fs'
     with tarfile.open(rootfs) as tar:
         tar.extractall(extracted, filter='tar')
-    from repro.base import ENV, VOLATILE
+    from repro.images.base import ENV, VOLATILE
     ids = []
     for i in range(2):
         with open(tmp_path / f'l{i}.tar', 'wb') as f:
@@ -67,7 +66,7 @@ def test_reloading_the_same_layer_gives_the_same_id(engine, base_image, tmp_path
 @pytest.mark.slow
 def test_an_independent_repro_base_gives_the_same_image_id(engine, base_image):
     """Two debootstraps of the same packages: identical layer, identical ID."""
-    from repro.base import build_base
+    from repro.images.base import build_base
     tag, image_id = base_image
     again = build_base(engine, tag='repro-test:base-again', progress=lambda msg: None)
     try:

@@ -37,7 +37,6 @@ def test_examples_replay_bit_for_bit(tmp_path, base_image, example):
 NOISY = '''
 import os, struct
 from repro import logger, tabular, wrap_experiment
-
 @wrap_experiment(archive_launch_repo=False)
 def noisy(ctxt=None, seed=0):
     for epoch in range(5):

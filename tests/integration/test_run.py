@@ -49,8 +49,8 @@ def test_exit_code_of_the_launcher_is_repros(probe_project, tmp_path):
 
 def test_deleted_image_is_rebuilt_to_the_same_id(engine, home):
     """Bit-reproducible images: delete the image and its cached layers, rebuild."""
-    from repro.config import load_config
-    from repro.image import ensure_image, plan_image, remove_cached_layers
+    from repro.record.config import load_config
+    from repro.images.image import ensure_image, plan_image, remove_cached_layers
     lock = (ROOT / 'requirements.lock').read_bytes()
     plan = plan_image(engine, load_config(str(ROOT)), 'requirements.lock', lock)
     first, _ = ensure_image(engine, plan, progress=lambda m: None)

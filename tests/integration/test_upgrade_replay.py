@@ -18,7 +18,6 @@ pytestmark = pytest.mark.docker
 
 TRAIN = '''
 from repro import logger, tabular, wrap_experiment
-
 @wrap_experiment(archive_launch_repo=False)
 def train(ctxt=None, seed=0):
     import numpy as np
@@ -45,7 +44,7 @@ def install(dest, source=ROOT):
 def upgrade(old, new, library_too):
     install(new, old)
     (new / 'repro' / '_version.py').write_text("__version__ = '99.0.0'\n")
-    with open(new / 'repro' / 'render.py', 'a') as f:
+    with open(new / 'repro' / 'audit' / 'render.py', 'a') as f:
         f.write('# help text of a newer release\n')
     if library_too:
         with open(new / 'repro' / 'log' / 'logger.py', 'a') as f:

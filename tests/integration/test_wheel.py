@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from repro import closure
+from repro.images import closure
 from tests.support import ROOT, git_project, manifest, run_id_of, small_lock_files
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

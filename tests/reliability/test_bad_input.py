@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from repro.store import RunStore
+from repro.store.runs import RunStore
 from tests.conftest import ROOT
 from tests.helpers import example_manifest
 from tests.helpers import one_line_error

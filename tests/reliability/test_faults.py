@@ -76,7 +76,7 @@ def wait_until(check, timeout=90):
 
 def assert_store_sound(project, home):
     """Readable by every reader; no half-written manifest or pack counts."""
-    from repro.store import RunStore
+    from repro.store.runs import RunStore
     listing = repro('ls', '--json', cwd=project, home=home)
     for row in json.loads(listing.stdout):
         assert row['status'] in ('succeeded', 'failed', 'interrupted', 'stale'), row
@@ -123,8 +123,8 @@ def test_signal_during_snapshot(tmp_path, base_image, sig):
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGKILL], ids=['SIGINT', 'SIGKILL'])
 def test_signal_during_build(tmp_path, base_image, sig):
-    from repro.image import LABEL_BUILD, SWEEP_AFTER
-    from repro.wheels import default_cache
+    from repro.images.image import LABEL_BUILD, SWEEP_AFTER
+    from repro.images.wheels import default_cache
     project = git_project(tmp_path / 'p', {**small_lock_files(uuid.uuid4().hex),
                                            'train.py': 'print("trained")\n'})
     home = tmp_path / 'store'

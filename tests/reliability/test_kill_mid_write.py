@@ -14,17 +14,17 @@ import subprocess
 import sys
 import time
 
-from repro.gitsource import blob_id
-from repro.store import RunStore
-from repro.verify import manifest_problems, verify_run
+from repro.record.gitsource import blob_id
+from repro.store.runs import RunStore
+from repro.audit.verify import manifest_problems, verify_run
 from tests.support import ROOT
 from tests.helpers import example_manifest
 
 WRITER = r'''
 import hashlib, itertools, os, sys
 sys.path.insert(0, sys.argv[3])
-from repro.gitsource import blob_id
-from repro.store import RunStore
+from repro.record.gitsource import blob_id
+from repro.store.runs import RunStore
 from tests.helpers import example_manifest
 store, run_id = RunStore(sys.argv[1]), sys.argv[2]
 base = example_manifest()

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from repro.store import RunStore
-from repro.verify import verify_run
+from repro.store.runs import RunStore
+from repro.audit.verify import verify_run
 from tests.support import ROOT, repro, run_id_of
 from tests.helpers import make_run
 

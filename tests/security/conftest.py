@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from repro.manifest import artifacts, render, seal
-from repro.store import RunStore
+from repro.store.manifest import artifacts, render, seal
+from repro.store.runs import RunStore
 
 SAMPLE = {
     'format': 1, 'status': 'succeeded',

@@ -4,7 +4,7 @@ import os
 import shutil
 
 from repro.cli import main
-from repro.manifest import render, seal
+from repro.store.manifest import render, seal
 
 
 def second_run(forger, **changes):
@@ -31,7 +31,7 @@ def test_diff_escapes_keys_and_values_from_manifests(forger, capsys):
 def test_plot_of_values_matplotlib_cannot_draw_is_one_line(forger, capsys, tmp_path):
     with open(os.path.join(forger.run_dir, 'outputs', 'progress.csv'), 'w') as f:
         f.write('Epoch,Loss\n0,1e308\n1,-1e308\n')
-    from repro.manifest import artifacts
+    from repro.store.manifest import artifacts
     forger.reseal(artifacts=artifacts(forger.run_dir))
     code = main(['plot', forger.run_id, '--metric', 'Loss', '-o', str(tmp_path / 'x.png')])
     err = capsys.readouterr().err

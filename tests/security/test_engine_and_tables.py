@@ -15,10 +15,10 @@ import uuid
 import pytest
 
 from repro.cli import main
-from repro.engine import DockerEngine, bind_mount
+from repro.engines.dockerengine import DockerEngine, bind_mount
 from repro.errors import EngineError
-from repro.render import escape, manifest_summary, run_summary, runs_table
-from repro.store import RunStore
+from repro.audit.render import escape, manifest_summary, run_summary, runs_table
+from repro.store.runs import RunStore
 from tests.helpers import example_manifest
 
 

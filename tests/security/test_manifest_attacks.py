@@ -99,7 +99,7 @@ def test_manifest_link_to_a_host_file_is_never_followed(forger, capsys, host_sec
 def test_rewritten_source_diff_fails_verify(forger, capsys):
     with open(os.path.join(forger.run_dir, 'meta', 'source.diff'), 'wb') as f:
         f.write(b'+evil\n')
-    from repro.manifest import artifacts
+    from repro.store.manifest import artifacts
     forger.reseal(artifacts=artifacts(forger.run_dir))  # hashes re-computed, too
     out = refused(capsys, 'verify', forger.run_id, code=3, needle='failed verification')
     assert 'modified: meta/source.diff' in out
@@ -129,8 +129,8 @@ def test_network_recorded_by_a_forger_is_not_turned_on(forger, capsys):
 
 def test_forged_image_id_is_refused_when_the_rebuild_differs(forger, monkeypatch):
     """The recorded key rebuilds to another ID: the manifest's image never runs."""
-    import repro.image
-    from repro.replay import ensure_recorded_image
+    import repro.images.image
+    from repro.audit.replay import ensure_recorded_image
 
     class Engine:
         def image_id(self, ref):
@@ -138,10 +138,10 @@ def test_forged_image_id_is_refused_when_the_rebuild_differs(forger, monkeypatch
 
         def image_layers(self, ref):
             return []
-    monkeypatch.setattr(repro.image, 'ensure_image',
-                        lambda engine, plan, progress: ('sha256:' + '9' * 64, True))
+    monkeypatch.setattr(repro.images.image, 'ensure_image',
+                        lambda engine, plan, progress, guard: ('sha256:' + '9' * 64, True))
     monkeypatch.setenv('REPRO_CACHE', str(forger.root / 'cache'))
-    from repro import closure
+    from repro.images import closure
     image = {**forger.manifest['image'], 'python': '3.11',
              'closure': closure.keep(forger.store, closure.runtime_files())}
     with pytest.raises(ReplayError, match='is not the recorded'):
@@ -164,7 +164,7 @@ def test_show_json_of_a_forged_run_keeps_its_content_out_of_other_files(forger, 
 
 
 def test_verify_names_recorded_links_even_when_they_match(forger, capsys):
-    from repro.manifest import artifacts
+    from repro.store.manifest import artifacts
     os.symlink('/etc/hostname', os.path.join(forger.run_dir, 'outputs', 'hostname'))
     forger.reseal(artifacts=artifacts(forger.run_dir))
     rc, out, _ = run_cli(capsys, 'verify', forger.run_id)
@@ -208,7 +208,7 @@ def test_deeply_nested_outputs_do_not_crash_verify(forger, capsys):
 def test_setuid_and_world_writable_outputs_fail_verify(forger, capsys):
     tool = os.path.join(forger.run_dir, 'outputs', 'tool')
     open(tool, 'w').close()
-    from repro.manifest import artifacts
+    from repro.store.manifest import artifacts
     forger.reseal(artifacts=artifacts(forger.run_dir))
     os.chmod(tool, 0o4755)
     out = refused(capsys, 'verify', forger.run_id, code=3)
@@ -220,7 +220,7 @@ def test_setuid_and_world_writable_outputs_fail_verify(forger, capsys):
 
 def test_export_of_a_run_with_a_link_names_it_without_a_subject(forger, capsys):
     os.symlink('progress.csv', os.path.join(forger.run_dir, 'outputs', 'latest.csv'))
-    from repro.manifest import artifacts
+    from repro.store.manifest import artifacts
     forger.reseal(artifacts=artifacts(forger.run_dir))
     rc, out, err = run_cli(capsys, 'export', forger.run_id)
     assert rc == 0, err
@@ -234,7 +234,7 @@ def test_export_of_a_run_with_a_link_names_it_without_a_subject(forger, capsys):
 def test_a_forged_tree_listing_is_refused_by_its_tree_id(forger):
     """Same paths, another blob: the listing no longer hashes to the tree."""
     from repro.errors import StoreError
-    from repro.gitsource import blob_id, tree_id
+    from repro.record.gitsource import blob_id, tree_id
     honest = b'print("honest")\n'
     files = [('train.py', '100644', blob_id(honest))]
     tree = tree_id(files)

@@ -18,13 +18,13 @@ import threading
 
 import pytest
 
-from repro import safefs
-from repro.compare import compare_outputs
+from repro.core import safefs
+from repro.audit.compare import compare_outputs
 from repro.contentcheck import MARKER, in_image, parse_result
 from repro.errors import ReplayError, ReproError
-from repro.plot import progress_rows
-from repro.rundiff import final_metrics
-from repro.store import RunStore
+from repro.audit.plot import progress_rows
+from repro.audit.rundiff import final_metrics
+from repro.store.runs import RunStore
 from tests.support import ROOT
 from tests.helpers import example_manifest
 
@@ -330,7 +330,7 @@ def test_paths_sent_into_the_container_must_be_plain_relative_paths():
 def test_pickles_are_compared_inside_the_run_image(tmp_path, base_image):
     """Real image, real container: equal content with different bytes is equal,
     a changed value diverges, and a pickle's code cannot touch the host."""
-    from repro.engine import DockerEngine
+    from repro.engines.dockerengine import DockerEngine
     from tests.support import git_project, repro, small_lock_files
     project = git_project(tmp_path / 'p', small_lock_files('contentcheck'))
     built = repro('build', cwd=project).stdout.strip().splitlines()[-1].split()

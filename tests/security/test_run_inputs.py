@@ -6,8 +6,8 @@ import pytest
 
 from repro import contract
 from repro.errors import ConfigError, SourceError
-from repro.execute import runtime_report
-from repro.run import check_inputs, resolve_launcher
+from repro.execute.container import runtime_report
+from repro.execute.run import check_inputs, resolve_launcher
 
 
 @pytest.mark.parametrize('seed', [-1, 2**32, 2**64, True, 1.5])
@@ -74,13 +74,13 @@ class Engine:
 
 
 def _execute(tmp_path, write, monkeypatch):
-    from repro import reaper
-    from repro.execute import execute
-    from repro.prepare import PreparedRun
-    from repro.runspec import RunIO, RunSpec
-    from repro.store import RunStore
+    from repro.engines import reaper
+    from repro.execute.container import execute
+    from repro.execute.prepare import PreparedRun
+    from repro.execute.runspec import RunIO, RunSpec
+    from repro.store.runs import RunStore
     monkeypatch.setattr(reaper, 'spawn', lambda *a, **k: None)
-    monkeypatch.setattr('repro.hostinfo.host_record', lambda version: {'engine': version})
+    monkeypatch.setattr('repro.execute.hostinfo.host_record', lambda version: {'engine': version})
     store = RunStore(str(tmp_path / 'store')).ensure()
     engine = Engine(write)
     prepared = PreparedRun(
@@ -99,7 +99,7 @@ def _execute(tmp_path, write, monkeypatch):
 
 
 def test_container_gets_its_outputs_only_and_meta_stays_host_written(tmp_path, monkeypatch):
-    from repro.verify import verify_run
+    from repro.audit.verify import verify_run
     store, engine, run_id, status, _ = _execute(tmp_path, lambda out: None, monkeypatch)
     assert status == 'succeeded'
     writable = [(host, cont) for host, cont, mode in engine.mounts if mode != 'ro']
@@ -108,8 +108,8 @@ def test_container_gets_its_outputs_only_and_meta_stays_host_written(tmp_path, m
 
 
 def test_output_names_that_are_not_utf8_are_recorded_and_verified(tmp_path, monkeypatch):
-    from repro.manifest_loader import load
-    from repro.verify import verify_run
+    from repro.store.manifest_loader import load
+    from repro.audit.verify import verify_run
 
     def write(outputs):
         with open(os.fsencode(outputs) + b'/r\xe9sultat.csv', 'wb') as f:
@@ -123,12 +123,12 @@ def test_output_names_that_are_not_utf8_are_recorded_and_verified(tmp_path, monk
 
 
 def test_outputs_that_cannot_be_recorded_fail_the_run_with_the_reason(tmp_path, monkeypatch):
-    import repro.execute
-    from repro.manifest_loader import load
+    import repro.execute.container
+    from repro.store.manifest_loader import load
 
     def boom(*args, **kwargs):
         raise OSError(5, 'Input/output error')
-    monkeypatch.setattr(repro.execute, 'artifacts', boom)
+    monkeypatch.setattr(repro.execute.container, 'artifacts', boom)
     store, _, run_id, status, code = _execute(tmp_path, lambda out: None, monkeypatch)
     manifest = load(store, run_id)
     assert (status, manifest['status']) == ('failed', 'failed') and code == 1
@@ -139,7 +139,7 @@ def test_setuid_and_world_writable_outputs_are_defused(tmp_path, monkeypatch):
     """A container running as root can set these bits on what it writes."""
     import stat
 
-    from repro.verify import verify_run
+    from repro.audit.verify import verify_run
 
     def write(outputs):
         tool = os.path.join(outputs, 'tool')
@@ -156,7 +156,7 @@ def test_setuid_and_world_writable_outputs_are_defused(tmp_path, monkeypatch):
 
 
 def test_a_report_that_is_not_unicode_never_leaves_a_run_running(tmp_path, monkeypatch):
-    from repro.manifest_loader import load
+    from repro.store.manifest_loader import load
 
     def write(outputs):
         os.makedirs(os.path.join(outputs, '.repro'))
@@ -170,18 +170,18 @@ def test_a_report_that_is_not_unicode_never_leaves_a_run_running(tmp_path, monke
 def test_a_second_ctrl_c_while_outputs_are_hashed_never_leaves_running(tmp_path, monkeypatch):
     import pytest
 
-    import repro.execute
-    from repro.manifest_loader import load
+    import repro.execute.container
+    from repro.store.manifest_loader import load
 
     def write(outputs):
         raise KeyboardInterrupt  # the first Ctrl-C, during the run
 
     def hashing(*args, **kwargs):
         raise KeyboardInterrupt  # the second, while the outputs are hashed
-    monkeypatch.setattr(repro.execute, 'artifacts', hashing)
+    monkeypatch.setattr(repro.execute.container, 'artifacts', hashing)
     with pytest.raises(KeyboardInterrupt):
         _execute(tmp_path, write, monkeypatch)
-    from repro.store import RunStore
+    from repro.store.runs import RunStore
     store = RunStore(str(tmp_path / 'store'))
     [run_id] = store.run_ids()
     manifest = load(store, run_id)
@@ -192,7 +192,7 @@ def test_a_manifest_without_an_image_id_is_not_replayed(tmp_path):
     import pytest
 
     from repro.errors import ReplayError
-    from repro.recorded import ensure_recorded_image
+    from repro.audit.recorded import ensure_recorded_image
     from tests.helpers import example_manifest
     manifest = example_manifest()
     manifest['image']['id'] = None

@@ -13,8 +13,8 @@ import pytest
 
 from repro.cli import main
 from repro.errors import ReproError, StoreError
-from repro.gitsource import blob_id, tree_id
-from repro.sourcetree import export_files
+from repro.record.gitsource import blob_id, tree_id
+from repro.store.sourcetree import export_files
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_store_folders_that_link_outside_are_refused(forger, outside, folder):
 
 
 def test_a_store_root_that_links_outside_is_refused(tmp_path, outside, monkeypatch):
-    from repro.store import RunStore
+    from repro.store.runs import RunStore
     monkeypatch.delenv('REPRO_HOME', raising=False)
     project = tmp_path / 'p'
     project.mkdir()

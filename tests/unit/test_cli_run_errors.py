@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from repro.config import ImageConfig, load_config
+from repro.record.config import ImageConfig, load_config
 from repro.errors import ConfigError
 from tests.conftest import ROOT
 from tests.helpers import one_line_error
@@ -100,7 +100,7 @@ def test_non_utf8_inputs_are_one_line_errors(project):
 
 
 def test_lock_without_the_runtime_packages_is_refused(project):
-    from repro.locking import input_sha256
+    from repro.record.locking import input_sha256
     text = (project / 'requirements.in').read_text()
     (project / 'requirements.lock').write_text(
         f'# repro-lock-input-sha256: {input_sha256(text)}\nsix==1.16.0 --hash=sha256:x\n')
@@ -109,7 +109,7 @@ def test_lock_without_the_runtime_packages_is_refused(project):
 
 def test_dependencies_must_be_strings(tmp_path):
     from repro.errors import LockError
-    from repro.locking import lock_inputs
+    from repro.record.locking import lock_inputs
     (tmp_path / 'pyproject.toml').write_text('[project]\nname = "x"\ndependencies = [1]\n')
     with pytest.raises(LockError, match='list of strings'):
         lock_inputs(str(tmp_path))
@@ -121,7 +121,7 @@ def test_directory_as_launcher(project):
 
 
 def test_env_values_survive_the_dockerfile_round_trip():
-    from repro.dockerfile import image_settings, read_template, render_dockerfile
+    from repro.images.dockerfile import image_settings, read_template, render_dockerfile
     env = (('A', 'x y'), ('B', '$HOME'), ('C', 'a"b\\c'), ('D', 'plain'))
     text = render_dockerfile(read_template('cpu'), 'b', '3.11', 'requirements.lock', env)
     assert image_settings(text)[0][-4:] == ['A=x y', 'B=$HOME', 'C=a"b\\c', 'D=plain']

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from repro.cli import main
-from repro.store import RunStore
+from repro.store.runs import RunStore
 from tests.helpers import example_manifest
 
 
@@ -80,7 +80,7 @@ def test_ls_survives_a_broken_run(project, capsys):
 def test_ls_show_and_replay_name_a_run_whose_repro_died_stale(project, capsys):
     import sys
 
-    from repro.liveness import runner_record
+    from repro.engines.liveness import runner_record
     store = RunStore.for_project(os.getcwd())
     child = subprocess.Popen([sys.executable, '-c', 'pass'])
     manifest = store.read_manifest(project[0])

@@ -4,7 +4,7 @@ import cloudpickle
 import numpy as np
 import pytest
 
-from repro.content import first_difference, same_content
+from repro.core.content import first_difference, same_content
 
 
 class Holder:

@@ -33,7 +33,7 @@ def test_library_runs_an_experiment_without_optional_packages(tmp_path):
         from repro import wrap_experiment, logger, tabular
         from repro.experiment import deterministic, LocalRunner, Trainer, Snapshotter
         from repro.sampler import LocalSampler, MultiprocessingSampler
-        from repro.content import first_difference
+        from repro.core.content import first_difference
         from tests.helpers import NoisyWalk, ToyAlgo
 
         @wrap_experiment(archive_launch_repo=False)
@@ -71,8 +71,8 @@ def test_replay_comparison_needs_no_training_packages_on_the_host(tmp_path):
     result = run_python('''
         import os, pickle, zipfile
         BLOCKED.discard('docker'); BLOCKED.discard('git')
-        from repro.compare import compare_outputs
-        import repro.replay, repro.contentcheck, repro.rundiff, repro.plot
+        from repro.audit.compare import compare_outputs
+        import repro.audit.replay, repro.contentcheck, repro.audit.rundiff, repro.audit.plot
         for side, value in (('a', 1), ('b', 2)):
             os.makedirs(f'{side}/outputs')
             open(f'{side}/outputs/progress.csv', 'w').write(f'Epoch,Loss\\n0,{value}\\n')

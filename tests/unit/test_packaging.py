@@ -2,7 +2,8 @@
 import tomllib
 
 import repro
-from repro import _version, dockerfile
+from repro import _version
+from repro.images import dockerfile
 from tests.conftest import ROOT
 
 SETUPTOOLS = tomllib.loads((ROOT / 'pyproject.toml').read_text())['tool']['setuptools']

@@ -7,8 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from repro import archives
-from repro.archives import Budget, compare_archives, kind_of, members, read_member
+from repro.core import archives
+from repro.core.archives import Budget, compare_archives, kind_of, members, read_member
 from repro.errors import UntrustedFileError
 
 
@@ -163,7 +163,7 @@ def test_malformed_archives_are_one_line_errors(data):
 def test_data_in_a_directory_entry_is_compared(tmp_path):
     """zip stores bytes under a name ending in '/' too."""
     import zipfile
-    from repro.archives import compare_archives
+    from repro.core.archives import compare_archives
     for side, data in (('a', b'learned=1'), ('b', b'learned=2')):
         with zipfile.ZipFile(tmp_path / f'{side}.zip', 'w') as zf:
             zf.writestr('weights/', data)
@@ -175,8 +175,8 @@ def test_data_in_a_directory_entry_is_compared(tmp_path):
 def test_nested_archives_follow_the_timing_rules(tmp_path):
     import io
     import zipfile
-    from repro.archives import compare_archives
-    from repro.timing import TimingRules
+    from repro.core.archives import compare_archives
+    from repro.core.timing import TimingRules
     for side, start in (('a', 1), ('b', 2)):
         inner = io.BytesIO()
         with zipfile.ZipFile(inner, 'w') as zf:

@@ -10,16 +10,17 @@ import sys
 
 import pytest
 
-from repro import closure as rc
+from repro.images import closure as rc
 from repro.errors import StoreError
-from repro.store import RunStore
+from repro.store.runs import RunStore
 from tests.conftest import ROOT
 
 PKG = ROOT / 'repro'
 ENTRY_POINTS = ('repro', 'repro.runtime', 'repro.contentcheck',
                 *(f'repro.{p}' for p in rc.PACKAGES))
-HOST_ONLY = ('cli/__init__.py', 'engine.py', 'image.py', 'imageplan.py', 'store.py',
-             'gitsource.py', 'closure.py', 'dockerfile.py', '__main__.py')
+HOST_ONLY = ('cli/__init__.py', 'engines/dockerengine.py', 'images/image.py', 'images/imageplan.py',
+             'store/runs.py', 'record/gitsource.py', 'images/closure.py',
+             'images/dockerfile.py', '__main__.py')
 
 
 def _file_of(module):
@@ -69,6 +70,7 @@ def test_closure_is_exactly_what_the_entry_points_import():
     reachable = _reachable()
     assert reachable - in_image == set(), 'imported in the image but not in it'
     assert in_image - reachable == set(), 'in the image but never imported there'
+    assert all((PKG / rel).is_file() for rel in HOST_ONLY)  # the list is current
     assert not in_image & set(HOST_ONLY)
     assert in_image - hashed == {'_version.py'}  # generated: the release is not hashed
 

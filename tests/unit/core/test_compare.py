@@ -7,10 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from repro.compare import compare_csv, compare_outputs, compare_scalars, pair_files
+from repro.audit.compare import compare_csv, compare_outputs, compare_scalars, pair_files
 from repro.log import Logger, TabularInput, TensorBoardOutput
 from repro.log.tensorboard import encode_event, parse_events, read_events, tfrecord
-from repro.timing import TimingRules
+from repro.core.timing import TimingRules
 
 ONE_ULP = float(np.nextafter(0.1, 1.0))  # 0.1 plus one unit in the last place
 F32_ULP = float(np.nextafter(np.float32(0.5), np.float32(1.0)))

@@ -1,7 +1,7 @@
 """Engine failures become one-line EngineErrors (a fake docker client, no Docker)."""
 import pytest
 
-from repro.engine import DockerEngine
+from repro.engines.dockerengine import DockerEngine
 from repro.errors import EngineError, EngineLostError
 
 
@@ -23,7 +23,7 @@ class FakeClient:
 def test_load_errors_reported_inside_the_stream_are_engine_errors(tmp_path):
     """docker reports a failed load inside a 200 stream: ImageLoadError."""
     import docker
-    from repro import oci
+    from repro.images import oci
     engine = DockerEngine(FakeClient(docker.errors.ImageLoadError('layer missing')))
     layer = tmp_path / 'l.tar'
     layer.write_bytes(b'x' * 4096)

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from repro.engine import DockerEngine
-from repro.engines import ContainerEngine
+from repro.engines.dockerengine import DockerEngine
+from repro.engines.interface import ContainerEngine
 from tests.fakes import FakeEngine
 
 REPRO = pathlib.Path(__file__).resolve().parents[3] / 'repro'
@@ -19,8 +19,8 @@ def test_exactly_one_place_constructs_the_engine():
              for path in REPRO.rglob('*.py')
              for number, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1)
              if re.search(r'DockerEngine(\.connect)?\(', line)]
-    assert [path for path, _ in sites] == ['engines.py']
-    line = (REPRO / 'engines.py').read_text().splitlines()[sites[0][1] - 1]
+    assert [path for path, _ in sites] == ['engines/interface.py']
+    line = (REPRO / 'engines' / 'interface.py').read_text().splitlines()[sites[0][1] - 1]
     assert line.strip() == 'return DockerEngine.connect()'
 
 
@@ -34,6 +34,6 @@ def test_implementations_take_what_the_interface_gives(implementation, method):
 
 
 def test_the_interface_covers_what_the_core_calls():
-    called = {name for path in REPRO.rglob('*.py') if path.name != 'engine.py'
+    called = {name for path in REPRO.rglob('*.py') if path.name != 'dockerengine.py'
               for name in re.findall(r'\bengine\.(\w+)\(', path.read_text(encoding='utf-8'))}
     assert called and called <= set(PROTOCOL)

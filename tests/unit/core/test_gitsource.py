@@ -4,8 +4,8 @@ import subprocess
 import pytest
 
 from repro.errors import SourceError, StoreError
-from repro.gitsource import export_tree, snapshot_source, strip_credentials
-from repro.store import RunStore
+from repro.record.gitsource import export_tree, snapshot_source, strip_credentials
+from repro.store.runs import RunStore
 from tests.helpers import git
 
 
@@ -76,7 +76,7 @@ def test_not_a_git_repository(tmp_path):
 
 
 def test_pure_tree_id_matches_git(repo, tmp_path):
-    from repro.gitsource import blob_id, tree_id
+    from repro.record.gitsource import blob_id, tree_id
     (repo / 'sub' / 'deep').mkdir(parents=True)
     (repo / 'sub' / 'deep' / 'x.py').write_text('x\n')
     (repo / 'sub.py').write_text('s\n')  # sorts between 'sub/' entries in git's order
@@ -98,7 +98,7 @@ def test_each_snapshot_adds_at_most_one_pack(repo, tmp_path):
     snapshot_source(str(repo), store)
     assert len(os.listdir(store.packs_dir)) == 4
     fresh = RunStore(store.root)  # a new process sees every committed pack
-    from repro.gitsource import blob_id
+    from repro.record.gitsource import blob_id
     assert fresh.read_object(blob_id(b'print(4)\n')) == b'print(4)\n'
 
 
@@ -109,7 +109,7 @@ def test_blobs_that_differ_on_disk_come_from_git(repo, tmp_path):
     (repo / 'note.txt').write_text('hello\n')
     store = RunStore(tmp_path / 'store')
     snap = snapshot_source(str(repo), store)
-    from repro.gitsource import blob_id
+    from repro.record.gitsource import blob_id
     oid = next(o for p, _m, o in snap.files if p == 'note.txt')
     assert store.read_object(oid) == b'HELLO\n' and blob_id(b'HELLO\n') == oid
 
@@ -119,8 +119,8 @@ def test_a_short_blob_from_git_is_refused_and_nothing_is_stored(repo, tmp_path, 
     (repo / '.gitattributes').write_text('*.txt filter=upper\n')  # forces the git path
     git(repo, 'config', 'filter.upper.clean', 'tr a-z A-Z')
     (repo / 'big.txt').write_text('x' * 100_000)
-    import repro.gitsource
-    monkeypatch.setattr(repro.gitsource, 'CAT_FILE',
+    import repro.record.gitsource
+    monkeypatch.setattr(repro.record.gitsource, 'CAT_FILE',
                         ['sh', '-c', 'git cat-file --batch | head -c 1000'])
     store = RunStore(tmp_path / 'store')
     with pytest.raises(SourceError, match='damaged or short blob'):
@@ -155,7 +155,7 @@ def test_export_refuses_a_damaged_store_and_the_next_snapshot_heals_it(repo, tmp
 def test_a_damaged_blob_heals_within_the_same_run(repo, tmp_path):
     """The export after a snapshot restores a damaged blob from the working
     tree and retries, so the run that finds the damage still works."""
-    from repro.sourcetree import export_files
+    from repro.store.sourcetree import export_files
     store = RunStore(tmp_path / 'store')
     snapshot_source(str(repo), store)
     flip_first_byte(store, next(o for p, _m, o in snapshot_source(str(repo), store).files
@@ -194,7 +194,7 @@ def test_submodules_stop_the_snapshot_naming_them(repo, tmp_path):
 
 
 def test_names_that_are_not_utf8_snapshot_and_export(repo, tmp_path):
-    from repro.gitsource import tree_id
+    from repro.record.gitsource import tree_id
     raw = os.path.join(os.fsencode(repo), b'caf\xe9.py')
     with open(raw, 'wb') as f:
         f.write(b'x = 1\n')
@@ -211,9 +211,9 @@ def test_names_that_are_not_utf8_snapshot_and_export(repo, tmp_path):
 
 
 def test_large_files_are_named_and_left_out_of_the_diff(repo, tmp_path, monkeypatch):
-    import repro.gitsource
-    monkeypatch.setattr(repro.gitsource, 'LARGE', 1000)
-    monkeypatch.setattr(repro.gitsource, 'IN_MEMORY', 100)  # streamed, in chunks
+    import repro.record.gitsource
+    monkeypatch.setattr(repro.record.gitsource, 'LARGE', 1000)
+    monkeypatch.setattr(repro.record.gitsource, 'IN_MEMORY', 100)  # streamed, in chunks
     (repo / 'data.txt').write_text('row\n' * 1000)
     (repo / 'small.py').write_text('y = 2\n')
     store = RunStore(tmp_path / 'store')
@@ -226,8 +226,8 @@ def test_large_files_are_named_and_left_out_of_the_diff(repo, tmp_path, monkeypa
 
 
 def test_a_large_file_changed_by_a_filter_comes_from_git(repo, tmp_path, monkeypatch):
-    import repro.gitsource
-    monkeypatch.setattr(repro.gitsource, 'IN_MEMORY', 100)
+    import repro.record.gitsource
+    monkeypatch.setattr(repro.record.gitsource, 'IN_MEMORY', 100)
     (repo / '.gitattributes').write_text('*.txt filter=upper\n')
     git(repo, 'config', 'filter.upper.clean', 'tr a-z A-Z')
     (repo / 'note.txt').write_text('hello\n' * 100)
@@ -240,8 +240,8 @@ def test_a_large_file_changed_by_a_filter_comes_from_git(repo, tmp_path, monkeyp
 
 MEMORY_PROBE = r'''
 import os, resource, sys
-from repro.gitsource import snapshot_source
-from repro.store import RunStore
+from repro.record.gitsource import snapshot_source
+from repro.store.runs import RunStore
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 snap = snapshot_source(sys.argv[1], RunStore(sys.argv[2]))
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -280,5 +280,5 @@ def test_a_300_mb_file_snapshots_in_bounded_memory(repo, tmp_path):
     ('', 'exit code 128'),
 ])
 def test_git_error_line(stderr, line):
-    from repro.gitsource import git_error_line
+    from repro.record.gitsource import git_error_line
     assert git_error_line(stderr, 128) == line

@@ -1,9 +1,9 @@
 """Image planning and build failures against a fake engine (no Docker)."""
 import pytest
 
-from repro.config import ImageConfig
+from repro.record.config import ImageConfig
 from repro.errors import BaseImageError, BuildError
-from repro.image import base_digest, ensure_image, plan_image
+from repro.images.image import base_digest, ensure_image, plan_image
 from tests.fakes import PlanEngine as FakeEngine
 
 
@@ -36,7 +36,7 @@ def test_key_changes_with_each_input():
 
 
 def test_build_failure_names_the_step_and_the_last_line(tmp_path, monkeypatch):
-    import repro.image as image
+    import repro.images.image as image
     engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64}, build_exit=1,
                         output=b'Collecting numpy\nERROR: THESE PACKAGES DO NOT MATCH THE HASHES\n')
     monkeypatch.setattr(image.Wheelhouse, 'ensure', lambda self, text, progress: ([], 0))
@@ -48,7 +48,7 @@ def test_build_failure_names_the_step_and_the_last_line(tmp_path, monkeypatch):
 
 def test_images_are_reused_by_recorded_id_never_by_label(tmp_path, monkeypatch):
     """An image built FROM ours inherits the key label; it must not be used."""
-    import repro.image as image
+    import repro.images.image as image
 
     class Engine(FakeEngine):
         def find_image(self, label, value):  # a derived image carrying our label
@@ -57,7 +57,7 @@ def test_images_are_reused_by_recorded_id_never_by_label(tmp_path, monkeypatch):
                             'sha256:' + 'd' * 64: 'sha256:' + 'd' * 64})
     built = []
 
-    def build(engine, plan, cache, progress):
+    def build(engine, plan, cache, progress, guard):
         built.append(plan.key)
         engine.images['sha256:' + 'b' * 64] = 'sha256:' + 'b' * 64
         return 'sha256:' + 'b' * 64
@@ -77,7 +77,7 @@ def _manifest(plan, image_id='sha256:' + 'e' * 64):
 
 
 def test_record_names_the_closure_and_python():
-    from repro import closure
+    from repro.images import closure
     engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64})
     record = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK).record('x')
     assert record['closure'] == closure.closure_id(closure.runtime_files())
@@ -86,9 +86,9 @@ def test_record_names_the_closure_and_python():
 
 def test_rebuild_plan_uses_the_stored_closure_not_the_installed_one(tmp_path, monkeypatch):
     """After an upgrade the installed closure differs; the replay's plan must not."""
-    from repro import closure
-    from repro.image import keep_inputs, rebuild_plan
-    from repro.store import RunStore
+    from repro.images import closure
+    from repro.images.image import keep_inputs, rebuild_plan
+    from repro.store.runs import RunStore
     engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64})
     store = RunStore(str(tmp_path / 'store')).ensure()
     plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
@@ -101,8 +101,8 @@ def test_rebuild_plan_uses_the_stored_closure_not_the_installed_one(tmp_path, mo
 
 def test_rebuild_plan_refuses_a_run_without_a_stored_closure(tmp_path):
     from repro.errors import ReplayError, StoreError
-    from repro.image import rebuild_plan
-    from repro.store import RunStore
+    from repro.images.image import rebuild_plan
+    from repro.store.runs import RunStore
     engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64})
     store = RunStore(str(tmp_path / 'store')).ensure()
     plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
@@ -117,8 +117,8 @@ def test_rebuild_plan_refuses_a_run_without_a_stored_closure(tmp_path):
 def test_image_holds_the_closure_and_its_version_file_only(tmp_path):
     import tarfile
 
-    import repro.image as image
-    from repro import closure
+    import repro.images.image as image
+    from repro.images import closure
     engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64})
     plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
     layer, _diff = image._repro_layer(plan, str(tmp_path))

@@ -6,8 +6,8 @@ import os
 import pickle
 from collections import deque
 
-from repro.jsoncompare import collapse, difference, load, plain_pickle
-from repro.timing import TimingRules
+from repro.core.jsoncompare import collapse, difference, load, plain_pickle
+from repro.core.timing import TimingRules
 
 
 def sb3_like(start_time, address, elapsed, last_obs=0.25):

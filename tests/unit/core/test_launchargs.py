@@ -1,4 +1,4 @@
-from repro.launchargs import expand_seed, seed_conflicts
+from repro.execute.launchargs import expand_seed, seed_conflicts
 
 
 def test_seed_token_is_replaced_anywhere_in_an_argument():

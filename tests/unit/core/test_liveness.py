@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from repro.liveness import here, is_stale, process_start, runner_record, status_of
+from repro.engines.liveness import here, is_stale, process_start, runner_record, status_of
 
 RUNNER = {'pid': 10, 'start_ticks': 500, 'boot_id': 'boot-a', 'host_id': 'host-a',
           'pid_ns': 'pid:[1]'}

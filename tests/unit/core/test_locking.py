@@ -4,7 +4,7 @@ import pytest
 
 from repro.errors import LockError
 from repro.cli import main
-from repro.locking import (check_lock, check_portable, compile_command, compile_lock,
+from repro.record.locking import (check_lock, check_portable, compile_command, compile_lock,
                            input_sha256, lock_inputs)
 
 
@@ -72,7 +72,7 @@ def test_missing_lock_hint_names_the_input_repro_lock_will_use(tmp_path):
 
 def test_lock_command_says_which_input_it_used(tmp_path, monkeypatch, capsys):
     (tmp_path / 'requirements.txt').write_text('six==1.16.0\n')
-    monkeypatch.setattr('repro.locking.compile_lock', lambda root: f'{root}/requirements.lock')
+    monkeypatch.setattr('repro.record.locking.compile_lock', lambda root: f'{root}/requirements.lock')
     assert main(['lock', '--project', str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert 'locking requirements.txt with pip-compile' in captured.err

@@ -4,7 +4,7 @@ import pathlib
 
 import pytest
 
-from repro.manifest import allowed_env, artifacts, check_format, render, sha256_file
+from repro.store.manifest import allowed_env, artifacts, check_format, render, sha256_file
 from tests.helpers import example_manifest
 
 SCHEMA = pathlib.Path(__file__).resolve().parents[3] / 'repro' / 'schemas' / \

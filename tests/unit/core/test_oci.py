@@ -4,8 +4,8 @@ import os
 import tarfile
 import time
 
-from repro import oci
-from repro.base import debian_mirror
+from repro.images import oci
+from repro.images.base import debian_mirror
 
 
 def make_tree(root, mtime):

@@ -1,6 +1,6 @@
 import pytest
 
-from repro.pairing import pair, structure_key
+from repro.audit.pairing import pair, structure_key
 
 
 @pytest.mark.parametrize('a, b', [
@@ -77,7 +77,7 @@ def test_keys_are_displayed_safely():
 
 def test_strftime_microseconds_after_a_dash_are_part_of_the_time():
     """``%Y%m%d-%H%M%S-%f``: a common run-directory name."""
-    from repro.pairing import structure_key
+    from repro.audit.pairing import structure_key
     a = structure_key('runs/20261124-171234-301878/loss.csv')
     assert a == structure_key('runs/20261124-171301-974693/loss.csv')
     assert structure_key('runs/itr-301878.csv') != structure_key('runs/itr-974693.csv')

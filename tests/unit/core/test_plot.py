@@ -5,8 +5,8 @@ import pytest
 from repro.cli import main
 from repro.errors import ConfigError, UntrustedFileError
 from repro.log.tensorboard import encode_event, tfrecord
-from repro.plot import mean_and_std, run_series, series
-from repro.store import RunStore
+from repro.audit.plot import mean_and_std, run_series, series
+from repro.store.runs import RunStore
 from tests.helpers import example_manifest
 
 

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from repro.cli import main
-from repro.provenance import statement
+from repro.audit.provenance import statement
 from tests.helpers import make_run
 
 # The published field structure (in-toto Statement v1, SLSA Provenance v1),
@@ -57,7 +57,7 @@ def test_statement_structure_and_digests(tmp_path, monkeypatch, capsys):
     data = json.loads(out.read_text())
     jsonschema.validate(data, SCHEMA)
     manifest = store.read_manifest(run_id)
-    from repro.manifest import sha256_file
+    from repro.store.manifest import sha256_file
     for subject in data['subject']:
         assert sha256_file(f'{store.run_dir(run_id)}/{subject["name"]}') == \
             subject['digest']['sha256']

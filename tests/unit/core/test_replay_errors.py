@@ -6,8 +6,8 @@ import pytest
 
 from repro.cli import main
 from repro.errors import ReplayError
-from repro.replay import check_inputs, host_differences
-from repro.store import RunStore
+from repro.audit.replay import check_inputs, host_differences
+from repro.store.runs import RunStore
 from tests.helpers import git
 from tests.helpers import example_manifest
 
@@ -17,7 +17,7 @@ def recorded(repo, tmp_path, monkeypatch):  # noqa: F811
     """A finished run whose source, lock and Dockerfile are in the store."""
     import hashlib
 
-    from repro.gitsource import snapshot_source
+    from repro.record.gitsource import snapshot_source
     store = RunStore(tmp_path / 'store')
     snap = snapshot_source(str(repo), store)
     lock, dockerfile = b'six==1.16.0 --hash=sha256:x\n', b'FROM base\n'
@@ -94,7 +94,7 @@ def test_host_differences_name_what_matters():
 
 
 def test_unbuildable_image_says_what_is_missing():
-    from repro.replay import ensure_recorded_image
+    from repro.audit.replay import ensure_recorded_image
     from tests.fakes import PlanEngine as FakeEngine
     from tests.helpers import example_manifest
     manifest = example_manifest()
@@ -103,7 +103,7 @@ def test_unbuildable_image_says_what_is_missing():
 
 
 def test_numerics_differences_include_library_versions():
-    from repro.replay import numerics_differences
+    from repro.audit.replay import numerics_differences
     a = {'host': {}, 'determinism': {'torch': '2.13.0', 'cudnn_version': 90100}}
     b = {'host': {}, 'determinism': {'torch': '2.13.0', 'cudnn_version': 90300}}
     assert numerics_differences(a, b) == ['cuDNN differs: 90100 -> 90300']

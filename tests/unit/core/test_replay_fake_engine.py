@@ -5,10 +5,10 @@ import pytest
 
 from repro import contract
 from repro.errors import ReplayError
-from repro.manifest_loader import load
-from repro.replay import replay
-from repro.run import run
-from repro.store import RunStore
+from repro.store.manifest_loader import load
+from repro.audit.replay import replay
+from repro.execute.run import run
+from repro.store.runs import RunStore
 from tests.fakes import IMAGE_ID, FakeEngine, project, remember_image, write_outputs
 
 
@@ -16,7 +16,7 @@ from tests.fakes import IMAGE_ID, FakeEngine, project, remember_image, write_out
 def recorded(tmp_path, monkeypatch):
     """(store, run id, engine): a finished run of a launcher that writes a CSV
     of its seed and arguments, as a deterministic launcher would."""
-    from repro import reaper
+    from repro.engines import reaper
     monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
     monkeypatch.delenv('REPRO_HOME', raising=False)
     monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
@@ -60,11 +60,11 @@ def test_different_outputs_are_a_divergence_naming_the_file(recorded):
 
 def test_an_image_repro_did_not_record_is_not_run(recorded, monkeypatch):
     """The recorded ID is not in repro's records: rebuilt, never trusted."""
-    import repro.image
+    import repro.images.image
     store, run_id, engine = recorded
     monkeypatch.setenv('REPRO_CACHE', str(store.root) + '-other-cache')
-    monkeypatch.setattr(repro.image, 'ensure_image',
-                        lambda engine, plan, progress: ('sha256:' + '9' * 64, True))
+    monkeypatch.setattr(repro.images.image, 'ensure_image',
+                        lambda engine, plan, progress, guard: ('sha256:' + '9' * 64, True))
     with pytest.raises(ReplayError, match='is not the recorded'):
         replay_with(store, run_id, engine)
     assert len(engine.calls) == 1  # only the original ran
@@ -73,7 +73,7 @@ def test_an_image_repro_did_not_record_is_not_run(recorded, monkeypatch):
 def test_cli_replay_uses_the_one_engine_connection(recorded, monkeypatch, capsys):
     from repro.cli import main
     store, run_id, engine = recorded
-    monkeypatch.setattr('repro.engines.connect_engine', lambda: engine)
+    monkeypatch.setattr('repro.engines.interface.connect_engine', lambda: engine)
     monkeypatch.setenv('REPRO_HOME', store.root)
     assert main(['replay', run_id]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith('REPRODUCED')

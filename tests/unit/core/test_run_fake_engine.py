@@ -6,17 +6,17 @@ import pytest
 
 from repro import contract
 from repro.errors import EngineError, EngineLostError, LockError
-from repro.manifest_loader import load
-from repro.run import run
-from repro.store import RunStore
-from repro.verify import verify_run
+from repro.store.manifest_loader import load
+from repro.execute.run import run
+from repro.store.runs import RunStore
+from repro.audit.verify import verify_run
 from tests.fakes import IMAGE_ID, LAYERS, FakeEngine, project, remember_image, write_outputs
 
 
 @pytest.fixture
 def setup(tmp_path, monkeypatch):
     """(project root, engine factory, reaper calls): a project whose image exists."""
-    from repro import reaper
+    from repro.engines import reaper
     monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
     monkeypatch.delenv('REPRO_HOME', raising=False)
     spawned = []
@@ -64,7 +64,7 @@ def test_a_run_records_its_mounts_environment_and_image(setup):
 
 
 def manifest_src(store, manifest):
-    from repro.sourcetree import export_files
+    from repro.store.sourcetree import export_files
     tree = manifest['git']['tree']
     return export_files(store, tree, store.get_tree(tree))
 
@@ -104,7 +104,7 @@ def test_cli_run_uses_the_one_engine_connection(setup, monkeypatch, capsys):
     from repro.cli import main
     root, _ = setup
     engine = FakeEngine()
-    monkeypatch.setattr('repro.engines.connect_engine', lambda: engine)
+    monkeypatch.setattr('repro.engines.interface.connect_engine', lambda: engine)
     monkeypatch.chdir(root)
     assert main(['run', 'train.py', '--seed', '2']) == 0
     assert capsys.readouterr().out.strip().endswith('succeeded')

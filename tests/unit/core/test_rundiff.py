@@ -3,10 +3,10 @@ import os
 import struct
 
 from repro.cli import main
-from repro.gitsource import snapshot_source
+from repro.record.gitsource import snapshot_source
 from repro.log.tensorboard import EventFileWriter, encode_event, tfrecord
-from repro.rundiff import final_metrics, pair_metric_files, short_float
-from repro.store import RunStore
+from repro.audit.rundiff import final_metrics, pair_metric_files, short_float
+from repro.store.runs import RunStore
 from tests.helpers import git
 from tests.helpers import example_manifest
 

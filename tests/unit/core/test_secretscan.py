@@ -1,4 +1,4 @@
-from repro.secretscan import scan_diff
+from repro.record.secretscan import scan_diff
 
 DIFF = b'''diff --git a/config.py b/config.py
 index 1111111..2222222 100644

@@ -5,14 +5,14 @@ import threading
 import pytest
 
 from repro.errors import AmbiguousRunError, RunNotFoundError, StoreError
-from repro.gitsource import blob_id
-from repro.store import RunStore, check_run_ref, make_run_id
+from repro.record.gitsource import blob_id
+from repro.store.runs import RunStore, check_run_ref, make_run_id
 
 A, B, C = (blob_id(d) for d in (b'one', b'two', b'three'))
 
 def disk_full(monkeypatch):
     """Every write through repro's atomic writer fails with ENOSPC."""
-    import repro._fs as fs
+    import repro.core._fs as fs
     real_fdopen = fs.os.fdopen
 
     class Full:
@@ -246,7 +246,7 @@ def test_tree_ids_that_name_other_files_are_refused(tmp_path):
 
 def test_check_reports_every_kind_of_damage(tmp_path):
     import hashlib
-    from repro.gitsource import tree_id
+    from repro.record.gitsource import tree_id
     store = RunStore(tmp_path)
     store.put_pack([(A, b'one'), (B, b'two')])
     files = [('a.py', '100644', A)]

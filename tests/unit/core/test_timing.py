@@ -1,7 +1,7 @@
 import pytest
 
 from repro.errors import ConfigError
-from repro.timing import Timing, TimingRules, value_range
+from repro.core.timing import Timing, TimingRules, value_range
 
 RULES = TimingRules()
 

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from repro.errors import LockError, SourceError
-from repro.tools import run_tool, telling_line
+from repro.record.tools import run_tool, telling_line
 
 
 @pytest.mark.parametrize('output, line', [

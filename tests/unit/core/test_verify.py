@@ -2,9 +2,9 @@ import hashlib
 import os
 
 from repro.cli import main
-from repro.manifest import artifacts
-from repro.store import RunStore
-from repro.verify import verify_run
+from repro.store.manifest import artifacts
+from repro.store.runs import RunStore
+from repro.audit.verify import verify_run
 from tests.helpers import example_manifest, make_run
 
 
@@ -23,7 +23,7 @@ def test_recomputed_artifact_hash_in_the_manifest_is_still_caught(tmp_path):
     path = store.manifest_path(run_id)
     manifest = json.load(open(path))
     manifest['artifacts'] = artifacts(run_dir)
-    from repro.manifest import render
+    from repro.store.manifest import render
     open(path, 'w').write(render(manifest))
     problems, _ = verify_run(store, run_id)
     assert problems == ['manifest.json content does not match its integrity digest']

@@ -28,7 +28,6 @@ def repo(tmp_path):
     launcher = root / 'launch.py'
     launcher.write_text(textwrap.dedent('''
         from repro import wrap_experiment, logger
-
         @wrap_experiment(log_dir=LOG_DIR)
         def exp(ctxt=None, seed=0):
             logger.log('hi')

@@ -3,7 +3,7 @@ import pathlib
 import pytest
 
 from repro import wrap_experiment
-from repro.content import first_difference
+from repro.core.content import first_difference
 from repro.errors import ConfigError, NotSetupError
 from repro.experiment import LocalRunner, Snapshotter, Trainer, deterministic
 from repro.sampler import LocalSampler, MultiprocessingSampler

@@ -83,7 +83,7 @@ def test_failed_save_keeps_the_previous_snapshot_whole(tmp_path):
 
 
 def test_write_failure_surfaces_and_leaves_the_old_snapshot(tmp_path, monkeypatch):
-    import repro._fs as fs
+    import repro.core._fs as fs
     snapshotter = Snapshotter(str(tmp_path), 'last')
     snapshotter.save_itr_params(0, 'old')
     snapshotter.wait()
@@ -103,9 +103,8 @@ def test_a_failed_background_write_fails_the_experiment(monkeypatch):
     import json
     import pathlib
 
-    import repro._fs as fs
+    import repro.core._fs as fs
     from repro import wrap_experiment
-
     @wrap_experiment(archive_launch_repo=False)
     def exp(ctxt=None):
         Snapshotter(ctxt.snapshot_dir).save_itr_params(0, 'state')

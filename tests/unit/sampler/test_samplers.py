@@ -2,7 +2,7 @@ import cloudpickle
 import numpy as np
 import pytest
 
-from repro.content import first_difference
+from repro.core.content import first_difference
 from repro.experiment import deterministic
 from repro.sampler import (EpisodeBatch, LocalSampler, MultiprocessingSampler,
                            WorkerFactory, WorkerProcessError)

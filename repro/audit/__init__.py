@@ -1,0 +1,1 @@
+"""Auditing runs: verify, compare, replay, diff, plot and the provenance exports."""

@@ -1,0 +1,71 @@
+"""What repro asks of a container engine, and the one place that picks one.
+
+Core code (run, replay, image building, content checks, the reaper) gets a
+:class:`ContainerEngine` as an argument and never connects by itself: the
+command line calls :func:`connect_engine`, and unit tests pass a fake with
+the same methods. So the core can be tested without a daemon, and another
+engine (or a remote one, for sweeps) is one new implementation, not an edit
+of every caller. The Docker implementation is :mod:`repro.engines.dockerengine`.
+"""
+from typing import IO, Callable, Iterable, Mapping, Optional, Protocol, Sequence, Tuple
+
+Mount = Tuple[str, str, str]  # (host path, container path, 'ro' | 'rw')
+
+
+class ContainerEngine(Protocol):
+    """The operations repro needs; engine-specific words stay in the implementation."""
+
+    def version(self) -> Optional[str]:
+        """The engine's version, recorded in the manifest's ``host``."""
+
+    def image_id(self, ref: str) -> Optional[str]:
+        """The image ID of ``ref`` (name, tag or ID), or None if absent."""
+
+    def repo_digests(self, ref: str) -> Sequence[str]:
+        """``name@sha256:…`` digests that pin a registry image."""
+
+    def image_layers(self, ref: str) -> Sequence[str]:
+        """The image's layer diff ids, base first."""
+
+    def save_image(self, ref: str, out: IO[bytes]) -> None:
+        """Write an archive of the image to the open binary file ``out``."""
+
+    def load_image(self, config: bytes, layer_paths: Sequence[Optional[str]],
+                   tag: str) -> str:
+        """Load an image of ``config`` and layer tars (None: the engine holds
+        that layer chain); returns its ID, which must be the config's digest."""
+
+    def layer_chains(self, label: str) -> set:
+        """Diff-id prefixes of every image labelled ``label``."""
+
+    def run(self, image: str, command: Sequence[str], *, env: Optional[Mapping] = None,
+            mounts: Iterable[Mount] = (), user: Optional[str] = None, network: bool = False,
+            workdir: Optional[str] = None, gpus: Optional[str] = None,
+            on_output: Optional[Callable[[bytes], None]] = None,
+            read_only_root: bool = False, labels: Optional[Mapping] = None,
+            on_start: Optional[Callable[[str], None]] = None,
+            hostname: Optional[str] = None) -> Tuple[int, object]:
+        """Run a container to completion; (exit code, container).
+
+        Capabilities dropped, no new privileges, networking off unless
+        ``network``. ``on_start(container_id)`` is called before it starts;
+        Ctrl-C stops it and re-raises KeyboardInterrupt; the container is
+        removed in every case. EngineError if the engine refuses it,
+        EngineLostError if the engine goes away while it runs.
+        """
+
+    def stop_container(self, container_id: str) -> bool:
+        """Stop and remove a container if it still exists; True if it did."""
+
+    def remove_image(self, ref: str) -> None:
+        """Remove an image; nothing if it is absent."""
+
+
+def connect_engine() -> ContainerEngine:
+    """The engine repro uses, connected; EngineError if it is unreachable.
+
+    The only place an engine is constructed (a test checks this), so the
+    choice of engine is made once, here.
+    """
+    from repro.engines.dockerengine import DockerEngine
+    return DockerEngine.connect()

@@ -1,0 +1,1 @@
+"""Building run images: the base image, the wheelhouse, the Dockerfile plan, the runtime closure and the OCI layer."""

@@ -1,0 +1,261 @@
+"""Build or reuse the run image: content-keyed, offline, bit-reproducible.
+
+The key is the sha256 of the base digest, the lock, the rendered Dockerfile
+and repro's runtime closure (:mod:`repro.images.closure`; the plan is
+:mod:`repro.images.imageplan`). An image is reused only by identity: repro records
+key -> image ID in its cache when it builds or loads an image, and reuses
+the image with that ID (a label proves nothing: an image built ``FROM``
+ours inherits it). Otherwise:
+wheels come from the content-addressed wheelhouse; the venv is installed in
+a container of the base image with networking off and SOURCE_DATE_EPOCH=0
+(hash-based bytecode); its files, and the closure's, become normalised layers over
+the base image's layers, with a config whose timestamps are fixed, loaded
+into the engine. Equal inputs give an equal image ID on any engine.
+"""
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+
+from repro.images import closure as rc
+from repro.images import dockerfile as df
+from repro.images import oci
+from repro.core._fs import atomic_writer
+from repro.errors import BuildError, EngineError
+from repro.images.imageplan import (ImagePlan, base_digest, keep_inputs,  # noqa: F401 (the API)
+                             plan_image, rebuild_plan)
+from repro.images.wheels import Wheelhouse, default_cache, link_wheelhouse
+
+LABEL_KEY = 'org.repro.key'
+SWEEP_AFTER = 5  # seconds; see _sweep_dead_builds
+LABEL_BUILD = 'org.repro.build-key'  # on the container that installs the venv
+VENV = '/opt/venv'
+
+
+@contextlib.contextmanager
+def _build_lock(cache, key):
+    """One build per key at a time, across processes (``flock``)."""
+    os.makedirs(os.path.join(cache, 'locks'), exist_ok=True)
+    with open(os.path.join(cache, 'locks', f'{key}.lock'), 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _record_path(cache, key):
+    return os.path.join(cache, 'images', key)
+
+
+def recorded_image(engine, key, cache=None):
+    """The image ID repro recorded for ``key``, if the engine holds that image."""
+    try:
+        with open(_record_path(cache or default_cache(), key), encoding='ascii') as f:
+            image_id = f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return image_id if image_id and engine.image_id(image_id) == image_id else None
+
+
+def record_image(key, image_id, cache=None):
+    """Remember that repro made ``image_id`` for ``key``."""
+    path = _record_path(cache or default_cache(), key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with atomic_writer(path, 'w', fsync=False) as f:
+        f.write(image_id + '\n')
+
+
+def ensure_image(engine, plan, cache=None, progress=print, guard=None):
+    """The image ID for ``plan``: the recorded one if the engine has it, else built.
+
+    ``guard(container_id)`` is called when the build container starts (the
+    caller's reaper: a killed repro leaves no build container running)."""
+    cache = cache or default_cache()
+    found = recorded_image(engine, plan.key, cache)
+    if found:
+        return found, False
+    with _build_lock(cache, plan.key):
+        found = recorded_image(engine, plan.key, cache)  # built while we waited
+        if found:
+            return found, False
+        image_id = _build(engine, plan, cache, progress, guard)
+        record_image(plan.key, image_id, cache)
+        return image_id, True
+
+
+def _base_layers(engine, plan, cache):
+    """Paths and diff ids of the base image's layers, saved once per digest."""
+    base_dir = os.path.join(cache, 'layers', 'base-' + plan.base_digest.split(':')[-1])
+    if not os.path.exists(os.path.join(base_dir, 'manifest.json')):
+        os.makedirs(os.path.dirname(base_dir), exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix='.tmp-base-', dir=os.path.dirname(base_dir))
+        try:
+            saved = os.path.join(tmp, 'base.tar')
+            with open(saved, 'wb') as f:
+                engine.save_image(plan.base_digest, f)
+            with tarfile.open(saved) as tar:
+                tar.extractall(os.path.join(tmp, 'image'), filter='data')
+            os.replace(os.path.join(tmp, 'image'), base_dir)
+        except OSError:
+            if not os.path.exists(os.path.join(base_dir, 'manifest.json')):
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    with open(os.path.join(base_dir, 'manifest.json')) as f:
+        manifest = json.load(f)[0]
+    with open(os.path.join(base_dir, manifest['Config'])) as f:
+        base_config = json.load(f)
+    layers = [os.path.join(base_dir, p) for p in manifest['Layers']]
+    return layers, base_config['rootfs']['diff_ids'], base_config
+
+
+def _venv_layer(engine, plan, cache, tmp, progress, guard):
+    """The venv layer for (base, lock), cached by that pair."""
+    layer_key = hashlib.sha256(f'{plan.base_digest}\0{plan.python}\0'.encode()
+                               + plan.lock_bytes).hexdigest()
+    layer_dir = os.path.join(cache, 'layers')
+    layer, diff_file = (os.path.join(layer_dir, f'venv-{layer_key}.tar'),
+                        os.path.join(layer_dir, f'venv-{layer_key}.diffid'))
+    if os.path.exists(layer) and os.path.exists(diff_file):
+        with open(diff_file) as f:
+            return layer, f.read().strip()
+    wheels, downloaded = Wheelhouse(cache).ensure(plan.lock_bytes.decode(), progress)
+    house = link_wheelhouse(wheels, os.path.join(tmp, 'wheelhouse'))
+    lock_path = os.path.join(tmp, 'requirements.lock')
+    with open(lock_path, 'wb') as f:
+        f.write(plan.lock_bytes)
+    py = f'python{plan.python}'
+    script = (f'set -e; {py} -m venv {VENV}; '
+              f'{VENV}/bin/pip install --no-index --find-links /tmp/wheels --require-hashes '
+              f'--no-deps --disable-pip-version-check -r /tmp/requirements.lock')
+    progress(f'installing {len(wheels)} wheels into {VENV} (network off) ...')
+    tail = []
+
+    def collect(chunk):
+        lines = chunk.decode('utf-8', 'replace').splitlines()
+        for line in lines:
+            if line.strip():
+                progress(f'  | {line}')
+        tail.extend(lines)
+        del tail[:-20]
+    # The venv is written straight into a host directory mounted at /opt/venv
+    # (no copy out of the container), by the invoking user, so the files
+    # are theirs to clean up; the layer makes them root-owned anyway.
+    venv_dir = os.path.join(tmp, 'venv-root', VENV.lstrip('/'))
+    os.makedirs(venv_dir, mode=0o755)
+    os.chmod(os.path.dirname(venv_dir), 0o755)
+    code, _ = engine.run(
+        plan.base_digest, ['sh', '-c', script], user=f'{os.getuid()}:{os.getgid()}',
+        env={'SOURCE_DATE_EPOCH': '0', 'PYTHONHASHSEED': '0', 'PIP_NO_CACHE_DIR': '1',
+             'HOME': '/tmp'},
+        mounts=[(house, '/tmp/wheels', 'ro'), (lock_path, '/tmp/requirements.lock', 'ro'),
+                (venv_dir, VENV, 'rw')],
+        on_output=collect, labels={LABEL_BUILD: plan.key},
+        on_start=guard)
+    if code != 0:
+        last = next((ln for ln in reversed(tail) if ln.strip()), 'no output')
+        raise BuildError(f'image build failed in step "pip install -r {plan.lock_name}": {last}')
+    os.makedirs(layer_dir, exist_ok=True)
+    partial = layer + '.partial'
+    with open(partial, 'wb') as f:
+        diff_id = oci.layer_tar(os.path.join(tmp, 'venv-root'), f)
+    os.replace(partial, layer)
+    with atomic_writer(diff_file, 'w', fsync=False) as f:  # never a half-written id
+        f.write(diff_id + '\n')
+    return layer, diff_id
+
+
+def _repro_layer(plan, tmp):
+    """repro's runtime closure inside the venv's site-packages."""
+    root = os.path.join(tmp, 'repro-root')
+    site = os.path.join(root, VENV.lstrip('/'), 'lib', f'python{plan.python}',
+                        'site-packages', 'repro')
+    for rel, data in rc.layer_files(plan.closure):
+        path = os.path.join(site, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb') as f:
+            f.write(data)
+    # Parent directories exist in the venv layer already; list only repro/.
+    layer = os.path.join(tmp, 'repro.tar')
+    with open(layer, 'wb') as f:
+        diff_id = oci.layer_tar(root, f)
+    return layer, diff_id
+
+
+def _sweep_dead_builds(cache):
+    """Remove work directories of builds whose process was killed outright.
+
+    A SIGKILLed build cannot clean up its directory (which may hold a
+    gigabyte of venv). Each build holds an flock on ``.lock`` inside its
+    directory while it works; a directory whose lock can be taken has no
+    live owner on any host sharing the cache, so it can go.
+    """
+    import time
+    for name in os.listdir(cache):
+        path = os.path.join(cache, name)
+        if not name.startswith('repro-build-'):
+            continue
+        try:
+            if time.time() - os.stat(path).st_mtime < SWEEP_AFTER:
+                continue  # may be a build between creating and locking .lock
+            fd = os.open(os.path.join(path, '.lock'), os.O_RDWR)
+        except OSError:
+            continue  # no lock file (yet): leave it alone
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # a live build
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+
+def _build(engine, plan, cache, progress, guard):
+    _sweep_dead_builds(cache)
+    with tempfile.TemporaryDirectory(prefix='repro-build-', dir=cache) as tmp, \
+            open(os.path.join(tmp, '.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # "this build is alive" (see _sweep_dead_builds)
+        progress(f'building image {plan.tag} (key {plan.key[:16]})')
+        base_layers, base_diffs, base_config = _base_layers(engine, plan, cache)
+        venv_layer, venv_diff = _venv_layer(engine, plan, cache, tmp, progress, guard)
+        repro_layer, repro_diff = _repro_layer(plan, tmp)
+        labels = {LABEL_KEY: plan.key, 'org.repro.lock-sha256':
+                  hashlib.sha256(plan.lock_bytes).hexdigest(),
+                  'org.repro.base-digest': plan.base_digest,
+                  'org.repro.dockerfile-sha256': plan.dockerfile_sha256}
+        env, workdir = df.image_settings(plan.dockerfile)  # the Dockerfile is the spec
+        history = [h.get('created_by', '') for h in base_config.get('history', [])]
+        config = oci.image_config(
+            [*base_diffs, venv_diff, repro_diff], env=env, cmd=['python3'],
+            workdir=workdir, labels=labels,
+            history=history + [f'venv from {plan.lock_name}', 'repro package'])
+        # Layer chains the engine already holds are listed, not sent: the
+        # base's (the base image is there) and a venv it loaded before.
+        diffs = [*base_diffs, venv_diff, repro_diff]
+        every = [*base_layers, venv_layer, repro_layer]
+        present = engine.layer_chains(LABEL_KEY) | {
+            tuple(base_diffs[:i + 1]) for i in range(len(base_diffs))}
+        paths = [None if tuple(diffs[:i + 1]) in present else path
+                 for i, path in enumerate(every)]
+        progress(f'loading the image ({sum(p is not None for p in paths)} of {len(paths)} layers '
+                 'sent; the engine holds the rest) ...')
+        try:
+            return engine.load_image(config, paths, plan.tag)
+        except EngineError:
+            if paths == every:
+                raise
+            # An engine that wants every layer (or lost one meanwhile).
+            progress('loading the image again, with every layer ...')
+            return engine.load_image(config, every, plan.tag)
+
+
+def remove_cached_layers(cache=None):
+    """Forget cached base and venv layers (to prove a rebuild from scratch)."""
+    shutil.rmtree(os.path.join(cache or default_cache(), 'layers'), ignore_errors=True)
