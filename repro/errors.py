@@ -43,6 +43,10 @@ class AmbiguousRunError(ReproError):
     """A run id prefix matches more than one run."""
 
 
+class SweepNotFoundError(RunNotFoundError):
+    """No sweep matches the given id or prefix."""
+
+
 class StoreError(ReproError):
     """The run store is unreadable, unwritable or inconsistent."""
 

@@ -29,6 +29,7 @@ class Call:
     gpus: object
     labels: dict
     hostname: str
+    cpuset: object = None
 
     def mounted(self, target):
         return next(host for host, cont, _mode in self.mounts if cont == target)
@@ -65,9 +66,9 @@ class FakeEngine:
 
     def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
             workdir=None, gpus=None, on_output=None, read_only_root=False, labels=None,
-            on_start=None, hostname=None):
+            on_start=None, hostname=None, cpuset=None):
         call = Call(image, list(command), dict(env or {}), list(mounts), user, network,
-                    workdir, gpus, dict(labels or {}), hostname)
+                    workdir, gpus, dict(labels or {}), hostname, cpuset)
         self.calls.append(call)
         if on_start:
             on_start(f'container-{len(self.calls)}')
@@ -75,6 +76,9 @@ class FakeEngine:
         if on_output:
             on_output(b'hello from the container\n')
         return code, None
+
+    def containers(self, labels):
+        return []
 
     def stop_container(self, container_id):
         return False

@@ -119,12 +119,18 @@ def mean_and_std(curves):
 
 
 def group_key(manifest):
-    """(launcher, args) as hashable text, whatever a forged manifest holds."""
+    """What makes runs seeds of one setting, as hashable text, whatever a
+    forged manifest holds: a sweep member's grid point, else (launcher, args)."""
+    sweep = manifest.get('sweep')
+    if isinstance(sweep, dict) and isinstance(sweep.get('params'), dict):
+        point = ','.join(f'{k}={v}' for k, v in sorted(sweep['params'].items()))
+        return (str(manifest.get('launcher')), (point or 'all',))
     return (str(manifest.get('launcher')), tuple(map(str, manifest.get('args') or [])))
 
 
-def plot_runs(store, manifests, metric, output):
-    """Write the figure to ``output`` (format from its extension)."""
+def plot_runs(store, manifests, metric, output, each_run=True):
+    """Write the figure to ``output`` (format from its extension). With
+    ``each_run`` off (a sweep) only each setting's mean and spread are drawn."""
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
@@ -136,20 +142,23 @@ def plot_runs(store, manifests, metric, output):
         label = label_text(f'{manifest["run_id"]} (seed {manifest.get("seed")})')
         if manifest.get('replay_of'):
             label += ' replay'
-        ax.plot(xs, ys, linewidth=1, alpha=0.8, label=label)
+        if each_run:
+            ax.plot(xs, ys, linewidth=1, alpha=0.8, label=label)
         if not manifest.get('replay_of'):  # a replay repeats a seed, not a new sample
             groups.setdefault(group_key(manifest), {}).setdefault(
                 manifest.get('seed'), (xs, ys))
-    for (launcher, _args), by_seed in groups.items():
-        if len(by_seed) >= 2:
+    for (launcher, args), by_seed in groups.items():
+        if len(by_seed) >= (2 if each_run else 1):
             members = list(by_seed.values())
             means, stds = mean_and_std([ys for _, ys in members])
             xs, _ = mean_and_std([xs for xs, _ in members])
-            ax.plot(xs, means, color='black', linewidth=2.5,
-                    label=label_text(f'{launcher}: mean of {len(members)} seeds'))
+            name = launcher if each_run else ' '.join(args)
+            line, = ax.plot(xs, means, color='black' if each_run else None, linewidth=2.5,
+                            label=label_text(f'{name}: mean of {len(members)} seeds'))
             ax.fill_between(xs, [m - s for m, s in zip(means, stds)],
-                            [m + s for m, s in zip(means, stds)], color='gray', alpha=0.25,
-                            label='± 1 std')
+                            [m + s for m, s in zip(means, stds)],
+                            color='gray' if each_run else line.get_color(), alpha=0.25,
+                            label='± 1 std' if each_run else None)
     ax.set_xlabel(x_name)
     ax.set_ylabel(label_text(metric))
     ax.set_title(label_text(f'{metric} over {x_name}'))

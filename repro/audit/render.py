@@ -110,12 +110,29 @@ def _row(summary):
 
 def runs_table(summaries):
     """A fixed-width table of run summaries, one line per run."""
-    headers = ('RUN ID', 'STATUS', 'SEED', 'COMMIT', 'DURATION', 'LAUNCHER')
-    rows = [_row(s) for s in summaries]
+    return _table(('RUN ID', 'STATUS', 'SEED', 'COMMIT', 'DURATION', 'LAUNCHER'),
+                  [_row(s) for s in summaries])
+
+
+def _table(headers, rows):
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     line = '  '.join(f'{{:<{w}}}' for w in widths)
     return '\n'.join(line.format(*r).rstrip() for r in [headers, *rows])
+
+
+def sweep_table(record, rows):
+    """``repro sweep status``: a header line, then one line per member."""
+    counts = {}
+    for row in rows:
+        counts[row['status']] = counts.get(row['status'], 0) + 1
+    head = (f"sweep {_cell(record.get('sweep_id'))}  {_cell(record.get('launcher'), 40, MORE)}"
+            f"  engine {_cell(record.get('engine'))}  image {_cell(record.get('image'), 19)}  "
+            + ', '.join(f'{n} {status}' for status, n in sorted(counts.items())))
+    body = _table(('#', 'MEMBER', 'STATUS', 'NODE', 'RUN ID'),
+                  [(str(r['index']), _cell(r['name'], 60, MORE), _cell(r['status']),
+                    _cell(r['node']), _cell(r['run_id'])) for r in rows])
+    return head + '\n' + body
 
 
 def _artifact_lines(artifacts):

@@ -15,7 +15,7 @@ import os
 
 from repro.errors import ReplayError, ReproError, VerificationError
 from repro.core.safefs import display
-from repro.audit.recorded import (check_inputs, ensure_recorded_image, recorded_run,
+from repro.execute.recorded import (check_inputs, ensure_recorded_image, recorded_run,
                              recorded_spec)
 
 

@@ -33,12 +33,13 @@ def version():
 
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
-    from repro.cli import base, build, diff, export, lock, plot, replay, run, runs, verify
+    from repro.cli import base, build, diff, export, lock, plot, replay, run, runs, sweep, verify
     app.command('base')(base.base)
     app.command('build')(build.build)
     app.command('lock')(lock.lock)
     app.command('run')(run.run)
     app.command('replay')(replay.replay)
+    app.command('sweep')(sweep.sweep)
     app.command('ls')(runs.ls)
     app.command('show')(runs.show)
     app.command('verify')(verify.verify)

@@ -1,22 +1,32 @@
 """``repro plot RUN [RUN…] [--metric NAME] -o FILE.png``: learning curves."""
-from typing import List
+from typing import List, Optional
 
 import typer
 
 
-def plot(runs: List[str] = typer.Argument(..., help='run ids or unique prefixes'),
+def plot(runs: Optional[List[str]] = typer.Argument(None, help='run ids or unique prefixes'),
          metric: str = typer.Option('AverageReturn',
                                     help='progress.csv column or TensorBoard scalar tag'),
          output: str = typer.Option(..., '-o', '--output',
-                                    help='image file to write (.png, .svg, .pdf, …)')):
+                                    help='image file to write (.png, .svg, .pdf, …)'),
+         sweep: Optional[str] = typer.Option(
+             None, '--sweep', help='a sweep: one mean-and-spread line per grid point')):
     """Overlay the runs' learning curves (mean and spread across seeds)."""
+    from repro.errors import ConfigError
+    if bool(runs) == (sweep is not None):
+        raise ConfigError('give run ids or --sweep SWEEP_ID (one of them)')
     check_output(output)
     from repro.audit.plot import plot_runs
     from repro.store.manifest_loader import load
     from repro.record.project import open_store
     store = open_store()
+    if sweep is not None:
+        from repro.execute.sweep import member_runs
+        sweep_id, runs = member_runs(store, sweep, succeeded_only=True)
+        if not runs:
+            raise ConfigError(f'sweep {sweep_id} has no succeeded member to plot')
     manifests = [load(store, store.resolve(ref)) for ref in runs]
-    typer.echo(plot_runs(store, manifests, metric, output))
+    typer.echo(plot_runs(store, manifests, metric, output, each_run=sweep is None))
 
 
 def check_output(output):

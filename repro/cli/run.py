@@ -12,6 +12,8 @@ def run(launcher: str = typer.Argument(..., help='the launcher script'),
         args: Optional[List[str]] = typer.Argument(None, help='arguments after --'),
         seed: int = typer.Option(0, min=0, max=MAX_SEED,
                                  help='experiment seed (REPRO_SEED in the container)'),
+        threads: Optional[int] = typer.Option(
+            None, min=1, help='fix torch/BLAS threads (recorded; default: the image\'s)'),
         gpus: Optional[str] = typer.Option(None, help='"all" or device ids, e.g. "0,1"'),
         network: bool = typer.Option(False, '--network',
                                      help='allow networking (off by default)')):
@@ -22,6 +24,6 @@ def run(launcher: str = typer.Argument(..., help='the launcher script'),
     from repro.execute.run import run as run_launcher
     result = run_launcher(
         launcher, connect=connect_engine, seed=seed, args=list(args or []), gpus=gpus,
-        network=network, progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)
+        network=network, threads=threads, progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)
     typer.echo(f'run {result.run_id} {result.status}')
     raise typer.Exit(result.exit_code or 0)

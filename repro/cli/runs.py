@@ -4,7 +4,8 @@ import json
 import typer
 
 
-def ls(as_json: bool = typer.Option(False, '--json', help='print JSON, one object per run')):
+def ls(as_json: bool = typer.Option(False, '--json', help='print JSON, one object per run'),
+       sweep: str = typer.Option(None, '--sweep', help="only this sweep's member runs")):
     """List the runs in the store, oldest first."""
     from repro.engines.liveness import status_of
     from repro.store.manifest_loader import read
@@ -12,7 +13,12 @@ def ls(as_json: bool = typer.Option(False, '--json', help='print JSON, one objec
     from repro.audit.render import run_summary, runs_table
     store = open_store()
     summaries = []
-    for run_id in store.run_ids():
+    if sweep is not None:
+        from repro.execute.sweep import member_runs
+        run_ids = member_runs(store, sweep)[1]
+    else:
+        run_ids = store.run_ids()
+    for run_id in run_ids:
         manifest, problems = read(store, run_id)
         if manifest is None or problems:  # one broken run must not hide the others
             summaries.append(run_summary({'run_id': run_id, 'status': 'broken',

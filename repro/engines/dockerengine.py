@@ -129,7 +129,7 @@ class DockerEngine:
 
     def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
             workdir=None, gpus=None, on_output=None, read_only_root=False, labels=None,
-            on_start=None, hostname=None):
+            on_start=None, hostname=None, cpuset=None):
         """Run a container to completion; returns (exit code, container).
 
         ``mounts`` are ``(host, container, 'ro'|'rw')``. Output is passed to
@@ -148,7 +148,8 @@ class DockerEngine:
             mounts=[bind_mount(host, cont, mode) for host, cont, mode in mounts],
             network_mode='bridge' if network else 'none', detach=True, labels=dict(labels or {}),
             cap_drop=['ALL'], security_opt=['no-new-privileges'],
-            read_only=read_only_root, tmpfs={'/tmp': 'rw,exec,size=1g'} if read_only_root else None)
+            read_only=read_only_root, tmpfs={'/tmp': 'rw,exec,size=1g'} if read_only_root else None,
+            cpuset_cpus=cpuset)
         if gpus:
             count = -1 if gpus == 'all' else None
             ids = None if gpus == 'all' else [g.strip() for g in str(gpus).split(',')]
@@ -194,6 +195,17 @@ class DockerEngine:
                 container.remove(force=True)
             except (docker.errors.APIError, requests.exceptions.RequestException):
                 pass
+
+    def containers(self, labels):
+        """Ids of the containers (running or not) that carry all ``labels``."""
+        import docker
+        import requests
+        try:
+            found = self._client.containers.list(
+                all=True, filters={'label': [f'{k}={v}' for k, v in labels.items()]})
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise EngineError(f'cannot list containers: {_reason(exc)}') from None
+        return [c.id for c in found]
 
     def stop_container(self, container_id):
         """Stop and remove a container if it still exists; True if it did."""

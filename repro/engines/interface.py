@@ -44,15 +44,19 @@ class ContainerEngine(Protocol):
             on_output: Optional[Callable[[bytes], None]] = None,
             read_only_root: bool = False, labels: Optional[Mapping] = None,
             on_start: Optional[Callable[[str], None]] = None,
-            hostname: Optional[str] = None) -> Tuple[int, object]:
+            hostname: Optional[str] = None, cpuset: Optional[str] = None) -> Tuple[int, object]:
         """Run a container to completion; (exit code, container).
 
         Capabilities dropped, no new privileges, networking off unless
-        ``network``. ``on_start(container_id)`` is called before it starts;
+        ``network``. ``cpuset`` (``'0-1'``) pins it to those CPUs.
+        ``on_start(container_id)`` is called before it starts;
         Ctrl-C stops it and re-raises KeyboardInterrupt; the container is
         removed in every case. EngineError if the engine refuses it,
         EngineLostError if the engine goes away while it runs.
         """
+
+    def containers(self, labels: Mapping) -> Sequence[str]:
+        """Ids of the containers (running or not) that carry all ``labels``."""
 
     def stop_container(self, container_id: str) -> bool:
         """Stop and remove a container if it still exists; True if it did."""

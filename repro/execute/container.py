@@ -37,7 +37,7 @@ def execute(engine, store, spec, prepared, io=RunIO()):
     run_dir = store.run_dir(run_id)
     for sub in ('outputs', 'logs', 'meta'):
         os.makedirs(os.path.join(run_dir, sub))
-    env = contract.container_env(spec.seed, run_id)
+    env = contract.container_env(spec.seed, run_id, spec.threads)
     with open(os.path.join(run_dir, 'meta', 'source.diff'), 'wb') as f:
         f.write(prepared.diff)
     dump_json(os.path.join(run_dir, 'meta', 'determinism.json'),
@@ -56,7 +56,19 @@ def execute(engine, store, spec, prepared, io=RunIO()):
     }
     if spec.args_written is not None and list(spec.args_written) != list(spec.args):
         manifest['args_written'] = list(spec.args_written)
+    if spec.threads is not None:
+        manifest['threads'] = spec.threads
+    if spec.sweep is not None:
+        manifest['sweep'] = dict(spec.sweep)
     store.write_manifest(run_id, manifest)
+    labels = {'org.repro.run-id': run_id}
+    if spec.sweep is not None:
+        labels['org.repro.sweep-id'] = spec.sweep['id']
+
+    def started(container_id):
+        spawn_reaper(os.getpid(), container_id, store.root, run_id)
+        if io.stop:
+            io.stop.started(engine, container_id)
 
     tee = _Tee(os.path.join(run_dir, 'logs', 'stdout.log'), io.stream)
     status, code = 'failed', None
@@ -66,16 +78,18 @@ def execute(engine, store, spec, prepared, io=RunIO()):
             ['python', '-m', 'repro.runtime', f'{contract.SRC}/{spec.launcher}', *spec.args],
             env=env, user=f'{os.getuid()}:{os.getgid()}', network=spec.network,
             workdir=contract.OUTPUTS, gpus=spec.gpus, on_output=tee,
-            hostname=contract.HOSTNAME, labels={'org.repro.run-id': run_id},
-            on_start=lambda cid: spawn_reaper(os.getpid(), cid, store.root, run_id),
+            hostname=contract.HOSTNAME, labels=labels, on_start=started, cpuset=spec.cpuset,
             mounts=[(prepared.src, contract.SRC, 'ro'),
                     (os.path.join(run_dir, 'outputs'), contract.OUTPUTS, 'rw')])
         status = 'succeeded' if code == 0 else 'failed'
+        if io.stop and io.stop.is_set:  # stopped by a sweep's Ctrl-C or cancel
+            status, code = 'interrupted', 130
     except KeyboardInterrupt:
         status, code = 'interrupted', 130
     except EngineError as exc:  # e.g. --gpus on a host without GPUs, or the engine stopped
-        # A run cut short by a lost engine did not fail on its own: interrupted.
-        status, code = ('interrupted' if isinstance(exc, EngineLostError) else 'failed'), 125
+        # A run cut short by a lost engine, or stopped under it, did not fail on its own.
+        cut_short = isinstance(exc, EngineLostError) or (io.stop and io.stop.is_set)
+        status, code = ('interrupted' if cut_short else 'failed'), 125
         manifest['error'] = exc.message
         tee.log_only(f'repro: error: {exc}\n'.encode())
         io.progress(f'repro: error: {exc}')

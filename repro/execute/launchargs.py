@@ -5,23 +5,42 @@ itself from its own flag. ``repro run ppo.py --seed 3 -- --seed {seed}``
 hands it the same number, and a flag that disagrees with the recorded seed
 is worth a warning: the manifest would record a seed the script never used.
 
-Only the exact token ``{seed}`` is replaced (not ``str.format``: arguments
-often hold JSON or other braces); ``{{seed}}`` is a literal ``{seed}``.
+Only exact tokens like ``{seed}`` are replaced (not ``str.format``:
+arguments often hold JSON or other braces); ``{{seed}}`` is a literal
+``{seed}``. A sweep fills ``{name}`` and its grid keys the same way.
 """
 import re
 
 from repro.core.safefs import display
 
-_TOKEN = re.compile(r'\{\{seed\}\}|\{seed\}')
 # Flags a script may seed itself from; only long forms: `-s` means too many things.
 SEED_FLAGS = ('--seed', '--random-seed', '--random_seed')
 
 
+def expand(args, values):
+    """``args`` with every ``{key}`` of ``values`` replaced by its value and
+    ``{{key}}`` by a literal ``{key}``; other braces are left alone."""
+    if not values:
+        return list(args)
+    names = '|'.join(re.escape(k) for k in sorted(values, key=len, reverse=True))
+    token = re.compile(r'\{\{(' + names + r')\}\}|\{(' + names + r')\}')
+
+    def replace(match):
+        if match.group(1) is not None:
+            return '{' + match.group(1) + '}'
+        return str(values[match.group(2)])
+    return [token.sub(replace, arg) for arg in args]
+
+
+def placeholders(args, keys):
+    """The ``keys`` that appear as ``{key}`` in ``args`` (escaped ones do not count)."""
+    return {k for k in keys for arg in args
+            if '{' + k + '}' in arg.replace('{{' + k + '}}', '')}
+
+
 def expand_seed(args, seed):
     """``args`` with every ``{seed}`` replaced by ``seed`` and ``{{seed}}`` by ``{seed}``."""
-    def replace(match):
-        return '{seed}' if match.group() == '{{seed}}' else str(seed)
-    return [_TOKEN.sub(replace, arg) for arg in args]
+    return expand(args, {'seed': seed})
 
 
 def seed_flags(args):

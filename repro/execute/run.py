@@ -47,7 +47,7 @@ def check_inputs(seed, args):
 
 
 def run(launcher, *, connect, seed=0, args=(), gpus=None, network=False, progress=print,
-        output=None):
+        output=None, threads=None):
     """Run ``launcher`` in its image; a :class:`repro.execute.runspec.RunResult`.
 
     ``connect()`` returns the container engine; it is called once the
@@ -67,5 +67,5 @@ def run(launcher, *, connect, seed=0, args=(), gpus=None, network=False, progres
     engine = connect()
     store = RunStore.for_project(root).ensure()
     prepared = prepare(inputs, store, engine, progress, launchers=[launcher_rel])
-    spec = RunSpec(launcher_rel, seed, expanded, written, gpus, bool(network))
+    spec = RunSpec(launcher_rel, seed, expanded, written, gpus, bool(network), threads=threads)
     return execute(engine, store, spec, prepared, RunIO(output, progress))

@@ -192,7 +192,7 @@ def test_a_manifest_without_an_image_id_is_not_replayed(tmp_path):
     import pytest
 
     from repro.errors import ReplayError
-    from repro.audit.recorded import ensure_recorded_image
+    from repro.execute.recorded import ensure_recorded_image
     from tests.helpers import example_manifest
     manifest = example_manifest()
     manifest['image']['id'] = None

@@ -86,8 +86,9 @@ def ensure_recorded_image(engine, store, manifest, lock, dockerfile, progress):
     return rebuilt
 
 
-def recorded_run(store, engine, manifest, files, lock, image_id):
-    """The :class:`repro.execute.prepare.PreparedRun` of the checked recorded inputs."""
+def recorded_run(store, engine, manifest, files, lock, image_id, diff=None):
+    """The :class:`repro.execute.prepare.PreparedRun` of the checked recorded
+    inputs; ``diff`` defaults to the recorded run's ``meta/source.diff``."""
     from repro.core import safefs
     from repro.execute.prepare import PreparedRun, image_record
     from repro.store.sourcetree import export_files
@@ -96,7 +97,8 @@ def recorded_run(store, engine, manifest, files, lock, image_id):
     return PreparedRun(
         tree=tree, files=tuple(files), src=export_files(store, tree, files),
         git_record=manifest['git'],
-        diff=safefs.read_bytes(store.run_dir(manifest['run_id']), 'meta/source.diff', 1 << 30),
+        diff=diff if diff is not None else safefs.read_bytes(
+            store.run_dir(manifest['run_id']), 'meta/source.diff', 1 << 30),
         lock_path=manifest['lock']['path'], lock_bytes=lock,
         image_record=image_record(engine, {**record, 'id': image_id}))
 
@@ -111,4 +113,4 @@ def recorded_spec(manifest, network):
                    args_written=None if written is None else tuple(written),
                    gpus=manifest.get('gpus'),
                    network=bool(manifest.get('network')) and network,
-                   replay_of=manifest['run_id'])
+                   replay_of=manifest['run_id'], threads=manifest.get('threads'))

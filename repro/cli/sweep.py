@@ -1,0 +1,77 @@
+"""``repro sweep LAUNCHER --seeds 0-9 [--grid K=V1,V2 …] [-- ARGS]`` and
+``repro sweep status|resume|cancel SWEEP_ID``."""
+from typing import List, Optional
+
+import typer
+
+ACTIONS = ('status', 'resume', 'cancel')
+
+
+def sweep(target: str = typer.Argument(..., metavar='LAUNCHER|status|resume|cancel',
+                                       help='the launcher script, or an action on a sweep'),
+          args: Optional[List[str]] = typer.Argument(
+              None, metavar='[SWEEP_ID | -- ARGS]',
+              help='the sweep id for an action; else arguments for every member, '
+                   'with {seed}, {name} and {KEY} of the grid filled in'),
+          seeds: Optional[str] = typer.Option(None, help="seeds: '0-9', '1,3,5', '0-4,10'"),
+          grid: Optional[List[str]] = typer.Option(
+              None, '--grid', help="KEY=V1,V2 (repeatable; the Cartesian product)"),
+          engine: str = typer.Option('local', help='where members run: local'),
+          max_parallel: int = typer.Option(0, '--max-parallel', min=0,
+                                           help='members at once (0: one per core)'),
+          threads: int = typer.Option(1, min=1,
+                                      help='torch/BLAS threads per member (recorded)'),
+          gpus: Optional[str] = typer.Option(None, help='"all" or device ids, e.g. "0,1"'),
+          network: bool = typer.Option(False, '--network', help='allow networking'),
+          yes: bool = typer.Option(False, '--yes', help='allow more than 10,000 members'),
+          as_json: bool = typer.Option(False, '--json', help='status: print JSON')):
+    """Run a launcher over seeds and a grid, from one snapshot and one image.
+
+    Every member is an ordinary run (replay, verify, show and export work on
+    it). ``status``, ``resume`` (runs the members without a succeeded run)
+    and ``cancel`` take a sweep id.
+    """
+    from repro.record.project import open_store
+    if target in ACTIONS:
+        if len(args or []) != 1:
+            from repro.errors import ConfigError
+            raise ConfigError(f'usage: repro sweep {target} SWEEP_ID')
+        return _action(target, args[0], open_store(), max_parallel, as_json)
+    from repro.engines.interface import connect_engine
+    from repro.errors import ConfigError
+    from repro.execute.sweep import SweepRequest, start
+    if seeds is None:
+        raise ConfigError('--seeds is required', "e.g. --seeds 0-9")
+    request = SweepRequest(target, seeds, tuple(grid or ()), tuple(args or ()), engine,
+                           max_parallel, threads, network, gpus, yes)
+    _finish(start(request, connect=connect_engine, progress=_progress))
+
+
+def _action(action, ref, store, max_parallel, as_json):
+    from repro.engines.interface import connect_engine
+    from repro.execute import sweep as core
+    if action == 'status':
+        import json
+
+        from repro.audit.render import sweep_table
+        record, rows = core.status_rows(store, ref)
+        typer.echo(json.dumps({'sweep_id': record['sweep_id'], 'members': rows}, indent=2)
+                   if as_json else sweep_table(record, rows))
+    elif action == 'resume':
+        _finish(core.resume(store, ref, connect=connect_engine, max_parallel=max_parallel,
+                            progress=_progress))
+    else:
+        sweep_id, signalled, stopped = core.cancel(store, ref, connect=connect_engine)
+        typer.echo(f'sweep {sweep_id}: ' + ('its runner was told to stop every member'
+                                            if signalled else
+                                            f'no runner was running; {stopped} container(s) '
+                                            'stopped'))
+
+
+def _progress(message):
+    typer.echo(message, err=True)
+
+
+def _finish(result):
+    typer.echo(f'sweep {result.sweep_id} {result.succeeded}/{result.total} succeeded')
+    raise typer.Exit(0 if result.succeeded == result.total else 1)

@@ -1,0 +1,140 @@
+"""``repro sweep`` against a fake engine: one preparation, ordinary member
+runs, the sweep record, resume, Ctrl-C and bad input."""
+import json
+import os
+import signal
+import threading
+
+import pytest
+
+from repro import contract
+from repro.errors import ConfigError, StoreError, SweepNotFoundError
+from repro.execute import sweep
+from repro.store.manifest_loader import load
+from repro.store.runs import RunStore
+from repro.store.sweeps import SweepStore
+from tests.fakes import IMAGE_ID, FakeEngine, project, remember_image
+
+
+@pytest.fixture
+def root(tmp_path, monkeypatch):
+    from repro.engines import reaper
+    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.delenv('REPRO_HOME', raising=False)
+    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
+    root = project(tmp_path / 'proj')
+    remember_image(FakeEngine(), root)
+    return root
+
+
+def start(root, fake, seeds='0-1', grid=('lr=a,b',), args=('--seed', '{seed}'), **kw):
+    request = sweep.SweepRequest(str(root / 'train.py'), seeds, tuple(grid), tuple(args), **kw)
+    return sweep.start(request, connect=lambda: fake, progress=lambda m: None)
+
+
+def test_members_are_ordinary_runs_of_one_snapshot_and_image(root, monkeypatch):
+    monkeypatch.setattr(sweep.os, 'sched_getaffinity', lambda pid: {0, 1, 2, 3})
+    engine = FakeEngine()
+    result = start(root, engine, max_parallel=2)
+    store = RunStore.for_project(str(root))
+    record = SweepStore(store).read(result.sweep_id)
+    assert (result.succeeded, result.total) == (4, 4)
+    manifests = [load(store, m['run_id']) for m in record['members']]
+    assert {m['git']['tree'] for m in manifests} == {record['prepared']['tree']}
+    assert {m['image']['id'] for m in manifests} == {IMAGE_ID} == {record['image']}
+    assert [m['sweep'] for m in manifests] == [
+        {'id': result.sweep_id, 'index': i, 'params': {'lr': lr}}
+        for i, lr in enumerate('aabb')]
+    assert [(m['seed'], m['args']) for m in manifests] == [
+        (0, ['--seed', '0', '--lr', 'a']), (1, ['--seed', '1', '--lr', 'a']),
+        (0, ['--seed', '0', '--lr', 'b']), (1, ['--seed', '1', '--lr', 'b'])]
+    first = manifests[0]
+    assert first['command'] == ['repro', 'run', 'train.py', '--seed', '0', '--threads', '1',
+                                '--', '--seed', '0', '--lr', 'a']
+    assert first['threads'] == 1 and all(first['env'][v] == '1' for v in contract.THREAD_VARS)
+    assert all(call.labels['org.repro.sweep-id'] == result.sweep_id for call in engine.calls)
+    # two at a time, each on its own CPU
+    assert sorted(call.cpuset for call in engine.calls) == ['0', '0', '1', '1']
+    assert [m['status'] for m in record['members']] == ['succeeded'] * 4
+
+
+def test_resume_runs_only_the_members_without_a_succeeded_run(root):
+    failing = {1}
+
+    def behave(call):
+        return 1 if int(call.env[contract.ENV_SEED]) in failing and '--lr' in call.command \
+            and call.command[call.command.index('--lr') + 1] == 'a' else 0
+    result = start(root, FakeEngine(behave))
+    assert (result.succeeded, result.total) == (3, 4)
+    store = RunStore.for_project(str(root))
+    failing.clear()
+    engine = FakeEngine(behave)
+    again = sweep.resume(store, result.sweep_id[:20], connect=lambda: engine,
+                         progress=lambda m: None)
+    assert (again.sweep_id, again.succeeded, again.total) == (result.sweep_id, 4, 4)
+    assert len(engine.calls) == 1 and engine.calls[0].env[contract.ENV_SEED] == '1'
+    member = SweepStore(store).read(result.sweep_id)['members'][1]
+    assert len(member['attempts']) == 2 and member['run_id'] == member['attempts'][1]
+    assert load(store, member['attempts'][0])['status'] == 'failed'
+    _, rows = sweep.status_rows(store, result.sweep_id)
+    assert [r['status'] for r in rows] == ['succeeded'] * 4
+
+
+class StoppableEngine(FakeEngine):
+    """Members block until stopped; the first one presses Ctrl-C."""
+
+    def __init__(self):
+        super().__init__(self._behave)
+        self.stopped = threading.Event()
+        self.started = threading.Barrier(2)
+
+    def _behave(self, call):
+        if self.started.wait() == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C would
+        assert self.stopped.wait(30), 'the sweep never stopped its members'
+        return 137
+
+    def stop_container(self, container_id):
+        self.stopped.set()
+        return True
+
+
+def test_ctrl_c_stops_every_member_and_records_them_interrupted(root):
+    engine = StoppableEngine()
+    with pytest.raises(KeyboardInterrupt):
+        start(root, engine, seeds='0-5', grid=(), max_parallel=2)
+    store = RunStore.for_project(str(root))
+    (sweep_id,) = SweepStore(store).ids()
+    record = SweepStore(store).read(sweep_id)
+    assert [m['status'] for m in record['members']] == ['interrupted'] * 6
+    started = [m for m in record['members'] if m['run_id']]
+    assert len(started) == len(engine.calls) == 2  # the rest never started
+    assert {load(store, m['run_id'])['status'] for m in started} == {'interrupted'}
+
+
+def test_bad_input_leaves_no_sweep_record(root):
+    store = RunStore.for_project(str(root))
+    with pytest.raises(ConfigError, match='10000'):
+        start(root, FakeEngine(), seeds='0-10000', grid=('lr=a,b',))
+    with pytest.raises(ConfigError, match='unknown engine'):
+        start(root, FakeEngine(), engine='cloud')
+    with pytest.raises(ConfigError, match='--seeds'):
+        start(root, FakeEngine(), seeds='1-')
+    assert not os.path.exists(os.path.join(store.root, 'sweeps'))
+    with pytest.raises(SweepNotFoundError, match='no sweep matches'):
+        sweep.status_rows(store, '2026')
+    with pytest.raises(SweepNotFoundError, match='not a valid sweep id'):
+        sweep.status_rows(store, '../x')
+
+
+def test_a_forged_record_is_refused(root):
+    result = start(root, FakeEngine(), seeds='0', grid=())
+    store = RunStore.for_project(str(root))
+    path = os.path.join(store.root, 'sweeps', result.sweep_id, 'sweep.json')
+    with open(path) as f:
+        record = json.load(f)
+    record['members'][0]['args'] = [{'evil': 1}]
+    with open(path, 'w') as f:
+        json.dump(record, f)
+    with pytest.raises(StoreError, match='member 0 is malformed'):
+        sweep.resume(store, result.sweep_id, connect=FakeEngine, progress=lambda m: None)
