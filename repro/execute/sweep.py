@@ -186,8 +186,9 @@ def _execute(engine, sweeps, record, prepared, max_parallel, progress):
                     done[0] += 1
                 sweeps.write(sweep_id, record)
                 shown = done[0]
+            why = '' if result.status == 'succeeded' else _last_line(store, result.run_id)
             progress(f'[{shown}/{total}] member {member["index"]} ({member["name"]}): '
-                     f'{result.status}  {result.run_id}')
+                     f'{result.status}  {result.run_id}' + (f': {why}' if why else ''))
         finally:
             free.put(cpuset)
 
@@ -220,6 +221,18 @@ def _execute(engine, sweeps, record, prepared, max_parallel, progress):
         raise
     pool.shutdown(wait=True)
     return SweepResult(sweep_id, done[0], total)
+
+
+def _last_line(store, run_id):
+    """The last line the member printed (its logs are container output: escaped)."""
+    from repro.core import safefs
+    try:
+        with safefs.open_regular(store.run_dir(run_id), 'logs/stdout.log') as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - 4096))
+            lines = [ln for ln in f.read().splitlines() if ln.strip()]
+    except ReproError:
+        return ''
+    return safefs.printable(lines[-1].decode('utf-8', 'replace'))[:200] if lines else ''
 
 
 def _succeeded(store, member):
