@@ -72,6 +72,10 @@ class EngineLostError(EngineError):
     """The engine went away while a container ran (dockerd stopped or crashed)."""
 
 
+class SlurmError(EngineError):
+    """Slurm is missing, unreachable or refused a request."""
+
+
 class BaseImageError(ReproError):
     """The base image cannot be made or is missing."""
 

@@ -58,6 +58,9 @@ class FakeEngine:
     def save_image(self, ref, out):
         raise AssertionError('the fake engine builds no images')
 
+    def load(self, archive_path):
+        raise AssertionError('the fake engine loads no images')
+
     def load_image(self, config, layer_paths, tag):
         raise AssertionError('the fake engine builds no images')
 

@@ -16,7 +16,7 @@ def sweep(target: str = typer.Argument(..., metavar='LAUNCHER|status|resume|canc
           seeds: Optional[str] = typer.Option(None, help="seeds: '0-9', '1,3,5', '0-4,10'"),
           grid: Optional[List[str]] = typer.Option(
               None, '--grid', help="KEY=V1,V2 (repeatable; the Cartesian product)"),
-          engine: str = typer.Option('local', help='where members run: local'),
+          engine: str = typer.Option('local', help='where members run: local or slurm'),
           max_parallel: int = typer.Option(0, '--max-parallel', min=0,
                                            help='members at once (0: one per core)'),
           threads: int = typer.Option(1, min=1,
@@ -24,12 +24,19 @@ def sweep(target: str = typer.Argument(..., metavar='LAUNCHER|status|resume|canc
           gpus: Optional[str] = typer.Option(None, help='"all" or device ids, e.g. "0,1"'),
           network: bool = typer.Option(False, '--network', help='allow networking'),
           yes: bool = typer.Option(False, '--yes', help='allow more than 10,000 members'),
-          as_json: bool = typer.Option(False, '--json', help='status: print JSON')):
+          as_json: bool = typer.Option(False, '--json', help='status: print JSON'),
+          dry_run: bool = typer.Option(False, '--dry-run',
+                                       help='slurm: print the batch script, submit nothing'),
+          partition: Optional[str] = typer.Option(None, help='slurm: partition'),
+          time: Optional[str] = typer.Option(None, '--time', help='slurm: time limit'),
+          cpus_per_task: Optional[int] = typer.Option(
+              None, '--cpus-per-task', min=1, help='slurm: CPUs per task (default: --threads)'),
+          gres: Optional[str] = typer.Option(None, help='slurm: generic resources, e.g. gpu:1')):
     """Run a launcher over seeds and a grid, from one snapshot and one image.
 
     Every member is an ordinary run (replay, verify, show and export work on
-    it). ``status``, ``resume`` (runs the members without a succeeded run)
-    and ``cancel`` take a sweep id.
+    it). 'status', 'resume' (runs the members without a succeeded run) and
+    'cancel' take a sweep id.
     """
     from repro.record.project import open_store
     if target in ACTIONS:
@@ -42,9 +49,18 @@ def sweep(target: str = typer.Argument(..., metavar='LAUNCHER|status|resume|canc
     from repro.execute.sweep import SweepRequest, start
     if seeds is None:
         raise ConfigError('--seeds is required', "e.g. --seeds 0-9")
+    slurm = {'partition': partition, 'time': time, 'cpus_per_task': cpus_per_task,
+             'gres': gres}
+    if engine != 'slurm' and (dry_run or any(v is not None for v in slurm.values())):
+        raise ConfigError('--dry-run, --partition, --time, --cpus-per-task and --gres are '
+                          'for --engine slurm')
     request = SweepRequest(target, seeds, tuple(grid or ()), tuple(args or ()), engine,
-                           max_parallel, threads, network, gpus, yes)
-    _finish(start(request, connect=connect_engine, progress=_progress))
+                           max_parallel, threads, network, gpus, yes, slurm, dry_run)
+    result = start(request, connect=connect_engine, progress=_progress)
+    if dry_run:
+        typer.echo(result, nl=False)
+        return
+    _finish(result)
 
 
 def _action(action, ref, store, max_parallel, as_json):
@@ -61,11 +77,8 @@ def _action(action, ref, store, max_parallel, as_json):
         _finish(core.resume(store, ref, connect=connect_engine, max_parallel=max_parallel,
                             progress=_progress))
     else:
-        sweep_id, signalled, stopped = core.cancel(store, ref, connect=connect_engine)
-        typer.echo(f'sweep {sweep_id}: ' + ('its runner was told to stop every member'
-                                            if signalled else
-                                            f'no runner was running; {stopped} container(s) '
-                                            'stopped'))
+        sweep_id, what = core.cancel(store, ref, connect=connect_engine)
+        typer.echo(f'sweep {sweep_id}: {what}')
 
 
 def _progress(message):

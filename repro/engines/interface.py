@@ -27,6 +27,9 @@ class ContainerEngine(Protocol):
     def image_layers(self, ref: str) -> Sequence[str]:
         """The image's layer diff ids, base first."""
 
+    def load(self, archive_path: str) -> Sequence[str]:
+        """Load an image archive (as ``save_image`` writes); the loaded image IDs."""
+
     def save_image(self, ref: str, out: IO[bytes]) -> None:
         """Write an archive of the image to the open binary file ``out``."""
 

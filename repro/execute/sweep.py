@@ -2,14 +2,20 @@
 
 A sweep prepares once (source snapshot, lock check, image), writes its
 record, then executes every member as an ordinary run with its own manifest
-(plus ``sweep: {id, index, params}``). The local engine runs members as
-parallel containers, each pinned to its own CPUs when there are enough, and
-every member's torch/BLAS thread count is fixed by ``threads``: a member's
-numbers must not depend on how many members run beside it.
+(plus ``sweep: {id, index, params}``). Every member's torch/BLAS thread
+count is fixed by ``threads``: a member's numbers must not depend on how many
+members run beside it, or on which node.
 
-The record keeps what a resume needs (the snapshot's tree, the lock, the
-image record and the diff, all by content in the store), so ``resume`` runs
-the missing members from the same inputs, never from the working tree.
+Engines: ``local`` runs members as parallel containers here, each pinned to
+its own CPUs when there are enough; ``slurm`` submits one job array
+(:mod:`repro.execute.slurm`). Either way the members' manifests are the
+truth: a member's status is that of its attempts' runs (the first attempt
+that succeeded wins), so nothing depends on a record several nodes would
+have to write.
+
+The record keeps what a resume or a node needs (the snapshot's tree, the
+lock, the image record and the diff, all by content in the store), so
+members always run from the sweep's own inputs, never from the working tree.
 """
 import concurrent.futures
 import datetime
@@ -17,14 +23,16 @@ import hashlib
 import os
 import queue
 import threading
-from typing import NamedTuple
+import time
+from typing import NamedTuple, Optional
 
 from repro.errors import ConfigError, ReproError
 from repro.execute.runspec import RunIO, RunSpec, StopSignal
 from repro.execute.sweepplan import MAX_MEMBERS, count, member_args, members, parse_grid, \
     parse_seeds
 
-ENGINES = ('local',)
+ENGINES = ('local', 'slurm')
+POLL_SECONDS = 2   # how often a Slurm sweep's progress is read while waiting
 
 
 class SweepResult(NamedTuple):
@@ -40,11 +48,13 @@ class SweepRequest(NamedTuple):
     grid: tuple = ()
     args: tuple = ()
     engine: str = 'local'
-    max_parallel: int = 0          # 0: one member per core (per ``threads`` cores)
+    max_parallel: int = 0          # 0: local, one member per core (per ``threads``); slurm, no cap
     threads: int = 1
     network: bool = False
-    gpus: str = None
+    gpus: Optional[str] = None
     yes: bool = False
+    slurm: Optional[dict] = None   # flags over [tool.repro.slurm]
+    dry_run: bool = False          # slurm: print the batch script, submit nothing
 
 
 def plan(request):
@@ -79,7 +89,8 @@ def default_parallel(threads, cpus=None):
 
 
 def start(request, *, connect, progress=print):
-    """Prepare once, record the sweep, run every member; a :class:`SweepResult`."""
+    """Prepare once, record the sweep, run every member; a :class:`SweepResult`
+    (or, for a Slurm ``dry_run``, the batch script as text)."""
     from repro.execute.prepare import prepare, read_inputs
     from repro.execute.run import resolve_launcher
     from repro.store.runs import RunStore
@@ -87,57 +98,111 @@ def start(request, *, connect, progress=print):
     todo = plan(request)
     root, launcher = resolve_launcher(request.launcher)
     inputs = read_inputs(root)
+    options = None
+    if request.engine == 'slurm':
+        from repro.execute import slurm
+        from repro.record.config import slurm_options
+        options = {'cpus_per_task': request.threads, **slurm_options(root, request.slurm)}
+        if request.dry_run:
+            return slurm.batch_script(
+                sweep_id='SWEEP_ID', store_root=RunStore.for_project(root).root,
+                indices=range(len(todo)), max_parallel=request.max_parallel,
+                options=options, log_dir='STORE/sweeps/SWEEP_ID/slurm')
+        slurm.check_available()
     engine = connect()
     store = RunStore.for_project(root).ensure()
     prepared = prepare(inputs, store, engine, progress, launchers=[launcher])
     diff_sha = hashlib.sha256(prepared.diff).hexdigest()
     store.put_object(diff_sha, prepared.diff)
+    if options is not None:
+        slurm.save_image(engine, store.root, prepared.image_id, progress)
     record = {
         'launcher': launcher, 'engine': request.engine, 'created': _now(),
         'seeds': request.seeds, 'grid': list(request.grid), 'args_written': list(request.args),
         'threads': request.threads, 'network': bool(request.network), 'gpus': request.gpus,
-        'image': prepared.image_id,
+        'image': prepared.image_id, 'jobs': [], 'slurm': options,
         'prepared': {'tree': prepared.tree, 'git': prepared.git_record,
                      'lock': prepared.lock_record(), 'image': dict(prepared.image_record),
                      'diff_sha256': diff_sha},
         'members': [{'index': m.index, 'seed': m.seed, 'params': dict(m.params),
-                     'name': m.name, 'args': member_args(list(request.args), m),
-                     'run_id': None, 'status': 'pending', 'attempts': []} for m in todo],
+                     'name': m.name, 'args': member_args(list(request.args), m)}
+                    for m in todo],
     }
     sweeps = SweepStore(store)
     sweep_id = sweeps.create(launcher, record)
     progress(f'sweep {sweep_id}: {len(todo)} members, image {prepared.image_id[:19]}')
     record = sweeps.read(sweep_id)
-    return _execute(engine, sweeps, record, prepared, request.max_parallel, progress)
+    if options is not None:
+        return _submit(sweeps, record, range(len(todo)), request.max_parallel, progress)
+    return _run_local(engine, sweeps, record, prepared, request.max_parallel, progress)
+
+
+def read_record(store, ref):
+    from repro.store.sweeps import SweepStore
+    return SweepStore(store).read(ref)
 
 
 def resume(store, ref, *, connect, max_parallel=0, progress=print):
     """Run the members of sweep ``ref`` that have no succeeded run, from the
-    sweep's own recorded inputs; a :class:`SweepResult`."""
-    from repro.execute.recorded import check_inputs, ensure_recorded_image, recorded_run
+    sweep's own recorded inputs, on its engine; a :class:`SweepResult`."""
     from repro.store.sweeps import SweepStore
     sweeps = SweepStore(store)
     record = sweeps.read(ref)
-    inputs = dict(record['prepared'], run_id=f'of sweep {record["sweep_id"]}')
+    missing = [i for i, runs in _by_member(store, record).items()
+               if not any(m['status'] == 'succeeded' for m in runs)]
+    if not missing:
+        progress(f'all {len(record["members"])} members have succeeded already')
+        return SweepResult(record['sweep_id'], len(record['members']), len(record['members']))
+    if record['engine'] == 'slurm':
+        from repro.execute import slurm
+        slurm.check_available()
+        return _submit(sweeps, record, missing, max_parallel, progress)
     engine = connect()
+    prepared = recorded_inputs(store, engine, record, None, progress)
+    return _run_local(engine, sweeps, record, prepared, max_parallel, progress)
+
+
+def recorded_inputs(store, engine, record, image_id, progress=print):
+    """The sweep's :class:`PreparedRun`, checked against the store. The image
+    is ``image_id`` when the caller has proved it (a node that loaded the
+    archive), else the one repro recorded (or rebuilds to the same ID)."""
+    from repro.execute.recorded import check_inputs, ensure_recorded_image, recorded_run
+    inputs = dict(record['prepared'], run_id=f'of sweep {record["sweep_id"]}')
     files, lock, dockerfile = check_inputs(store, inputs)
-    image_id = ensure_recorded_image(engine, store, inputs, lock, dockerfile, progress)
+    if image_id is None:
+        image_id = ensure_recorded_image(engine, store, inputs, lock, dockerfile, progress)
     diff = store.read_object(record['prepared']['diff_sha256'])
     if hashlib.sha256(diff).hexdigest() != record['prepared']['diff_sha256']:
         raise ReproError(f'the source diff of sweep {record["sweep_id"]} in the store does '
                          'not match its record')
-    prepared = recorded_run(store, engine, inputs, files, lock, image_id, diff=diff)
-    return _execute(engine, sweeps, record, prepared, max_parallel, progress)
+    return recorded_run(store, engine, inputs, files, lock, image_id, diff=diff)
 
 
-def _execute(engine, sweeps, record, prepared, max_parallel, progress):
-    """Run the record's members that have not succeeded; Ctrl-C stops them all."""
-    from repro.engines.liveness import runner_record
+def member_spec(record, member, cpuset=None, **where):
+    """The :class:`RunSpec` of one member; ``where`` (node, job) is recorded
+    in its manifest's ``sweep`` section."""
+    # args_written None: the manifest's command is the member's own, in full
+    return RunSpec(record['launcher'], member['seed'], tuple(member['args']), None,
+                   record['gpus'], record['network'], threads=record['threads'],
+                   cpuset=cpuset,
+                   sweep={'id': record['sweep_id'], 'index': member['index'],
+                          'params': member['params'],
+                          **{k: v for k, v in where.items() if v is not None}})
+
+
+def execute_member(engine, store, spec, prepared, io):
     from repro.execute.container import execute
+    return execute(engine, store, spec, prepared, io)
+
+
+def _run_local(engine, sweeps, record, prepared, max_parallel, progress):
+    """Run the members without a succeeded run here; Ctrl-C stops them all."""
+    from repro.engines.liveness import runner_record
     store, sweep_id = sweeps.store, record['sweep_id']
-    succeeded = {m['index'] for m in record['members'] if _succeeded(store, m)}
-    todo = [m for m in record['members'] if m['index'] not in succeeded]
-    threads = record['threads']
+    by_member = _by_member(store, record)
+    done = [i for i, runs in by_member.items() if any(m['status'] == 'succeeded' for m in runs)]
+    todo = [m for m in record['members'] if m['index'] not in done]
+    total, threads = len(record['members']), record['threads']
     parallel = min(max_parallel or default_parallel(threads), max(1, len(todo)))
     slots = cpu_slots(threads, parallel)
     if slots is None:
@@ -147,15 +212,9 @@ def _execute(engine, sweeps, record, prepared, max_parallel, progress):
     free = queue.Queue()
     for slot in slots or [None] * parallel:
         free.put(slot)
-    lock, stop, done = threading.Lock(), StopSignal(), [len(succeeded)]
-    record['runner'] = runner_record()
+    lock, stop, finished = threading.Lock(), StopSignal(), [len(done)]
+    record['runner'] = runner_record()  # what `sweep cancel` signals
     sweeps.write(sweep_id, record)
-    total = len(record['members'])
-
-    def update(member, **changes):
-        with lock:
-            member.update(changes)
-            sweeps.write(sweep_id, record)
 
     def one(member):
         if stop.is_set:
@@ -164,28 +223,18 @@ def _execute(engine, sweeps, record, prepared, max_parallel, progress):
         try:
             if stop.is_set:
                 return
-            # args_written None: the manifest's command is the member's own, in full
-            spec = RunSpec(record['launcher'], member['seed'], tuple(member['args']),
-                           None, record['gpus'], record['network'],
-                           threads=threads, cpuset=cpuset,
-                           sweep={'id': sweep_id, 'index': member['index'],
-                                  'params': member['params']})
-            update(member, status='running')
             with open(os.devnull, 'wb') as sink:  # the output is in the run's logs
                 try:
-                    result = execute(engine, store, spec, prepared,
-                                     RunIO(sink, lambda m: None, stop))
+                    spec = member_spec(record, member, cpuset,
+                                       attempt=len(by_member[member['index']]) + 1)
+                    result = execute_member(engine, store, spec, prepared,
+                                            RunIO(sink, lambda m: None, stop))
                 except ReproError as exc:
-                    update(member, status='failed', error=exc.message)
                     progress(f'member {member["index"]} ({member["name"]}): failed: {exc}')
                     return
             with lock:
-                member['attempts'] = [*member.get('attempts', []), result.run_id]
-                member.update(run_id=result.run_id, status=result.status)
-                if result.status == 'succeeded':
-                    done[0] += 1
-                sweeps.write(sweep_id, record)
-                shown = done[0]
+                finished[0] += result.status == 'succeeded'
+                shown = finished[0]
             why = '' if result.status == 'succeeded' else _last_line(store, result.run_id)
             progress(f'[{shown}/{total}] member {member["index"]} ({member["name"]}): '
                      f'{result.status}  {result.run_id}' + (f': {why}' if why else ''))
@@ -194,7 +243,7 @@ def _execute(engine, sweeps, record, prepared, max_parallel, progress):
 
     if not todo:
         progress(f'all {total} members have succeeded already')
-        return SweepResult(sweep_id, len(succeeded), total)
+        return SweepResult(sweep_id, total, total)
     progress(f'running {len(todo)} of {total} members, {parallel} at a time'
              + (f', each pinned to {threads} CPU(s)' if slots else ''))
     pool = concurrent.futures.ThreadPoolExecutor(parallel, thread_name_prefix='member')
@@ -213,14 +262,102 @@ def _execute(engine, sweeps, record, prepared, max_parallel, progress):
         for future in futures:
             future.cancel()
         pool.shutdown(wait=True)
-        with lock:
-            for member in todo:
-                if member['status'] in ('pending', 'running'):
-                    member['status'] = 'interrupted'
-            sweeps.write(sweep_id, record)
         raise
     pool.shutdown(wait=True)
-    return SweepResult(sweep_id, done[0], total)
+    return SweepResult(sweep_id, finished[0], total)
+
+
+def _submit(sweeps, record, indices, max_parallel, progress):
+    """Submit ``indices`` as one job array, then follow it to the end."""
+    from repro.execute import slurm
+    sweep_id = record['sweep_id']
+    job_dir = os.path.join(sweeps.root, sweep_id, 'slurm')
+    os.makedirs(job_dir, exist_ok=True)
+    script = slurm.batch_script(sweep_id=sweep_id, store_root=sweeps.store.root,
+                                indices=indices, max_parallel=max_parallel,
+                                options=record['slurm'] or {}, log_dir=job_dir)
+    path = os.path.join(job_dir, f'job-{len(record["jobs"])}.sh')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(script)
+    job = slurm.submit(path)
+    record['jobs'] = [*record['jobs'], job]
+    sweeps.write(sweep_id, record)
+    progress(f'submitted job array {job} ({len(list(indices))} tasks); Ctrl-C stops '
+             f'watching, not the sweep (`repro sweep cancel {sweep_id}` does)')
+    return wait(sweeps.store, record, progress)
+
+
+def wait(store, record, progress, poll=POLL_SECONDS):
+    """Follow a Slurm sweep until none of its tasks is queued or running."""
+    from repro.execute import slurm
+    total, shown = len(record['members']), None
+    while True:
+        queued = slurm.task_states(record['jobs'])
+        by_member = _by_member(store, record)
+        succeeded = sum(any(m['status'] == 'succeeded' for m in runs)
+                        for runs in by_member.values())
+        running = sum(state == 'RUNNING' for state in queued.values())
+        line = f'{succeeded}/{total} succeeded, {running} running, ' \
+               f'{len(queued) - running} queued'
+        if line != shown:
+            progress(line)
+            shown = line
+        if not queued:
+            return SweepResult(record['sweep_id'], succeeded, total)
+        time.sleep(poll)
+
+
+def attempts(store, record):
+    """{member index: manifests of its attempts, oldest first}, read from the
+    runs (a member without any has no key)."""
+    from repro.store.manifest_loader import read
+    sweep_id = record['sweep_id']
+    since = sweep_id[:15]  # run ids start with the time too: skip older runs unread
+    found = {}
+    for run_id in store.run_ids():
+        if run_id[:15] < since:
+            continue
+        try:
+            manifest, problems = read(store, run_id)
+        except ReproError:
+            continue
+        sweep = (manifest or {}).get('sweep')
+        if problems or not isinstance(sweep, dict) or sweep.get('id') != sweep_id:
+            continue
+        index = sweep.get('index')
+        if isinstance(index, int) and 0 <= index < len(record['members']):
+            found.setdefault(index, []).append(manifest)
+    for runs in found.values():  # start times have whole seconds: the number decides
+        runs.sort(key=lambda m: (_attempt(m), str(m.get('start_time')), m['run_id']))
+    return found
+
+
+def _attempt(manifest):
+    number = manifest['sweep'].get('attempt')
+    return number if isinstance(number, int) else 0
+
+
+def _by_member(store, record):
+    found = attempts(store, record)
+    return {m['index']: found.get(m['index'], []) for m in record['members']}
+
+
+def winner(runs):
+    """The attempt that counts: the first to succeed (by end time), else the latest."""
+    done = sorted((m for m in runs if m['status'] == 'succeeded'),
+                  key=lambda m: (str(m.get('end_time')), m['run_id']))
+    return done[0] if done else (runs[-1] if runs else None)
+
+
+def supersede(store, runs, by):
+    """Mark the attempts that still say ``running`` interrupted: Slurm runs one
+    instance of an array task at a time, so a new attempt means they are gone."""
+    for manifest in runs:
+        if manifest['status'] == 'running':
+            manifest.update(status='interrupted', exit_code=None,
+                            error=f'superseded by a new attempt (job {by}): its node was lost '
+                                  'or its job requeued')
+            store.write_manifest(manifest['run_id'], manifest)
 
 
 def _last_line(store, run_id):
@@ -235,37 +372,29 @@ def _last_line(store, run_id):
     return safefs.printable(lines[-1].decode('utf-8', 'replace'))[:200] if lines else ''
 
 
-def _succeeded(store, member):
-    """True if the member's run has a readable, succeeded manifest."""
-    from repro.store.manifest_loader import read
-    if not member.get('run_id'):
-        return False
-    try:
-        manifest, problems = read(store, member['run_id'])
-    except ReproError:
-        return False
-    return manifest is not None and not problems and manifest.get('status') == 'succeeded'
-
-
 def status_rows(store, ref):
-    """(record, rows) for ``repro sweep status``: each member's run, status and node,
-    the status read from the run's own manifest (the record may lag behind)."""
+    """(record, rows) for ``repro sweep status``: each member's status, node,
+    run and number of attempts, read from the runs' own manifests."""
     from repro.engines.liveness import status_of
-    from repro.store.manifest_loader import read
-    from repro.store.sweeps import SweepStore
-    record = SweepStore(store).read(ref)
+    record = read_record(store, ref)
+    queued = {}
+    if record['engine'] == 'slurm' and record['jobs']:
+        from repro.execute import slurm
+        try:
+            queued = slurm.task_states(record['jobs'])
+        except ReproError:
+            queued = {}  # status still shows what the manifests say
     rows = []
-    for member in record['members']:
-        status, node = member.get('status', 'pending'), ''
-        if member.get('run_id'):
-            try:
-                manifest, problems = read(store, member['run_id'])
-            except ReproError:
-                manifest, problems = None, ['unreadable']
-            status = 'broken' if manifest is None or problems else status_of(manifest)
-            node = member.get('node') or record['engine']
-        rows.append({'index': member['index'], 'name': member['name'], 'seed': member['seed'],
-                     'status': status, 'run_id': member.get('run_id') or '', 'node': node})
+    for index, runs in _by_member(store, record).items():
+        member, best = record['members'][index], winner(runs)
+        status = status_of(best) if best else 'pending'
+        if queued.get(index) == 'PENDING' and status != 'succeeded':
+            status = 'queued'
+        sweep = (best or {}).get('sweep') or {}
+        rows.append({'index': index, 'name': member['name'], 'seed': member['seed'],
+                     'status': status, 'run_id': best['run_id'] if best else '',
+                     'node': sweep.get('node') or (record['engine'] if best else ''),
+                     'attempts': len(runs)})
     return record, rows
 
 
@@ -274,10 +403,10 @@ def replay_members(store, ref, sample=0):
     or ``sample`` picked at random with the sweep id as the seed (so the same
     command replays the same members)."""
     import random
-
-    from repro.store.sweeps import SweepStore
-    record = SweepStore(store).read(ref)
-    done = [m for m in record['members'] if _succeeded(store, m)]
+    record = read_record(store, ref)
+    done = [{**record['members'][i], 'run_id': winner(runs)['run_id']}
+            for i, runs in _by_member(store, record).items()
+            if any(m['status'] == 'succeeded' for m in runs)]
     if not done:
         raise ReproError(f'sweep {record["sweep_id"]} has no succeeded member to replay')
     if sample and sample < len(done):
@@ -287,35 +416,40 @@ def replay_members(store, ref, sample=0):
 
 
 def member_runs(store, ref, succeeded_only=False):
-    """(sweep id, run ids of its members' attempts, oldest first)."""
-    from repro.store.sweeps import SweepStore
-    record = SweepStore(store).read(ref)
-    members = [m for m in record['members'] if not succeeded_only or _succeeded(store, m)]
-    ids = [run_id for m in members
-           for run_id in (m.get('attempts') or [])
-           if not succeeded_only or run_id == m['run_id']]
-    return record['sweep_id'], sorted(set(ids))
+    """(sweep id, run ids: every attempt, or each member's winning success)."""
+    record = read_record(store, ref)
+    ids = []
+    for runs in _by_member(store, record).values():
+        if succeeded_only:
+            best = winner(runs)
+            ids += [best['run_id']] if best and best['status'] == 'succeeded' else []
+        else:
+            ids += [m['run_id'] for m in runs]
+    return record['sweep_id'], sorted(ids)
 
 
 def cancel(store, ref, *, connect):
-    """Stop a running local sweep: its runner gets SIGINT (it records its
-    members ``interrupted``); containers left by a runner that died are stopped."""
+    """Stop a sweep: Slurm jobs are cancelled (each task stops its member and
+    records it ``interrupted``); a local sweep's runner gets SIGINT (it does
+    the same), and containers a dead runner left are stopped."""
     import signal
 
     from repro.engines.liveness import process_start
-    from repro.store.sweeps import SweepStore
-    record = SweepStore(store).read(ref)
+    record = read_record(store, ref)
+    if record['engine'] == 'slurm':
+        from repro.execute import slurm
+        slurm.cancel(record['jobs'])
+        return record['sweep_id'], f'cancelled job(s) {", ".join(record["jobs"])}'
     runner = record.get('runner') or {}
     pid = runner.get('pid')
-    signalled = False
     if isinstance(pid, int) and pid > 0 and runner.get('start_ticks') is not None \
             and process_start(pid) == runner.get('start_ticks'):
         os.kill(pid, signal.SIGINT)
-        signalled = True
+        return record['sweep_id'], 'its runner was told to stop every member'
     engine = connect()
     stopped = [cid for cid in engine.containers({'org.repro.sweep-id': record['sweep_id']})
-               if engine.stop_container(cid)] if not signalled else []
-    return record['sweep_id'], signalled, len(stopped)
+               if engine.stop_container(cid)]
+    return record['sweep_id'], f'no runner was running; {len(stopped)} container(s) stopped'
 
 
 def _now():

@@ -6,6 +6,15 @@
     template = "cpu"               # "cpu" or "cuda" (templates/Dockerfile.*)
     env = { OMP_NUM_THREADS = "1" } # extra environment baked into the image
     replay.timing = ["perf/*"]     # more wall-clock metrics replay must not compare
+
+    [tool.repro.slurm]             # repro sweep --engine slurm
+    partition = "gpu"
+    time = "04:00:00"
+    cpus_per_task = 4
+    gres = "gpu:1"
+    python = "/shared/venv/bin/python"   # repro on the nodes (default: this one)
+    warn_seconds = 300             # the requeue warning before the time limit
+    extra = ["#SBATCH --qos=normal", "module load cuda"]   # lines added as written
 """
 import dataclasses
 import os
@@ -37,10 +46,10 @@ def _section(project_root):
         section = tool.get('repro', {}) if isinstance(tool, dict) else None
         if not isinstance(section, dict):
             raise ConfigError('[tool.repro] in pyproject.toml must be a table')
-    unknown = set(section) - {'base', 'python', 'template', 'env', 'replay'}
+    unknown = set(section) - {'base', 'python', 'template', 'env', 'replay', 'slurm'}
     if unknown:
         raise ConfigError(f'unknown [tool.repro] key(s): {", ".join(sorted(unknown))}',
-                          'valid: base, python, template, env, replay')
+                          'valid: base, python, template, env, replay, slurm')
     return section
 
 
@@ -52,6 +61,35 @@ def replay_timing(project_root):
             timing, list) or not all(isinstance(g, str) and g for g in timing):
         raise ConfigError('[tool.repro] replay must be a table with timing = ["glob", ...]')
     return tuple(timing)
+
+
+SLURM_KEYS = {'partition': str, 'time': str, 'cpus_per_task': int, 'gres': str,
+              'python': str, 'warn_seconds': int, 'extra': list}
+_SLURM_VALUE = re.compile(r'[A-Za-z0-9_:.,=/+@-]+')
+
+
+def slurm_options(project_root, overrides=None):
+    """``[tool.repro.slurm]`` with ``overrides`` (flags) on top, checked: a
+    value goes into the batch script, so it must be one plain word."""
+    section = _section(project_root).get('slurm', {})
+    if not isinstance(section, dict):
+        raise ConfigError('[tool.repro] slurm must be a table')
+    options = {**section, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    for key, value in options.items():
+        kind = SLURM_KEYS.get(key)
+        if kind is None:
+            raise ConfigError(f'unknown [tool.repro.slurm] key {key!r}',
+                              'valid: ' + ', '.join(sorted(SLURM_KEYS)))
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ConfigError(f'[tool.repro.slurm] {key} must be a {kind.__name__}')
+        if kind is str and not _SLURM_VALUE.fullmatch(value):
+            raise ConfigError(f'[tool.repro.slurm] {key} = {value!r} is not one plain word')
+        if kind is int and value < 1:
+            raise ConfigError(f'[tool.repro.slurm] {key} must be at least 1')
+        if kind is list and not all(isinstance(x, str) and '\n' not in x and '\r' not in x
+                                    for x in value):
+            raise ConfigError('[tool.repro.slurm] extra must be a list of one-line strings')
+    return options
 
 
 def load_config(project_root):

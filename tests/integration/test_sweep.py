@@ -13,10 +13,13 @@ def sweep_id_of(result):
     return last[1], last[2]
 
 
-def members(home, sweep_id):
+def members(project, home, sweep_id):
+    """The rows of `repro sweep status --json`, with each member's grid point."""
     import json
+    rows = json.loads(repro('sweep', 'status', sweep_id, '--json', cwd=project,
+                            home=home).stdout)['members']
     record = json.loads((home / 'sweeps' / sweep_id / 'sweep.json').read_text())
-    return record['members']
+    return [{**row, 'params': m['params']} for row, m in zip(rows, record['members'])]
 
 
 def test_a_sweep_runs_every_member_once_and_its_members_replay(tmp_path, base_image):
@@ -32,7 +35,7 @@ def test_a_sweep_runs_every_member_once_and_its_members_replay(tmp_path, base_im
                    home=home)
     second, _ = sweep_id_of(serial)
 
-    one, other = members(home, first), members(home, second)
+    one, other = members(project, home, first), members(project, home, second)
     assert [(m['seed'], m['params']) for m in one] == [
         (0, {'n-epochs': '1'}), (1, {'n-epochs': '1'}), (0, {'n-epochs': '2'}),
         (1, {'n-epochs': '2'})]
@@ -40,7 +43,8 @@ def test_a_sweep_runs_every_member_once_and_its_members_replay(tmp_path, base_im
         assert progress_csv(home, a['run_id']).read_bytes() == \
             progress_csv(home, b['run_id']).read_bytes()
         data = manifest(home, a['run_id'])
-        assert data['sweep'] == {'id': first, 'index': a['index'], 'params': a['params']}
+        assert data['sweep'] == {'id': first, 'index': a['index'], 'params': a['params'],
+                                 'attempt': 1}
         assert data['env']['OMP_NUM_THREADS'] == '1' and data['threads'] == 1
     rows = progress_csv(home, one[3]['run_id']).read_text().splitlines()
     assert len(rows) == 3  # header + the 2 epochs of the grid point

@@ -39,11 +39,12 @@ def test_members_are_ordinary_runs_of_one_snapshot_and_image(root, monkeypatch):
     store = RunStore.for_project(str(root))
     record = SweepStore(store).read(result.sweep_id)
     assert (result.succeeded, result.total) == (4, 4)
-    manifests = [load(store, m['run_id']) for m in record['members']]
+    _, rows = sweep.status_rows(store, result.sweep_id)
+    manifests = [load(store, row['run_id']) for row in rows]
     assert {m['git']['tree'] for m in manifests} == {record['prepared']['tree']}
     assert {m['image']['id'] for m in manifests} == {IMAGE_ID} == {record['image']}
     assert [m['sweep'] for m in manifests] == [
-        {'id': result.sweep_id, 'index': i, 'params': {'lr': lr}}
+        {'id': result.sweep_id, 'index': i, 'params': {'lr': lr}, 'attempt': 1}
         for i, lr in enumerate('aabb')]
     assert [(m['seed'], m['args']) for m in manifests] == [
         (0, ['--seed', '0', '--lr', 'a']), (1, ['--seed', '1', '--lr', 'a']),
@@ -55,7 +56,8 @@ def test_members_are_ordinary_runs_of_one_snapshot_and_image(root, monkeypatch):
     assert all(call.labels['org.repro.sweep-id'] == result.sweep_id for call in engine.calls)
     # two at a time, each on its own CPU
     assert sorted(call.cpuset for call in engine.calls) == ['0', '0', '1', '1']
-    assert [m['status'] for m in record['members']] == ['succeeded'] * 4
+    assert [(r['status'], r['attempts'], r['node']) for r in rows] == \
+        [('succeeded', 1, 'local')] * 4
 
 
 def test_resume_runs_only_the_members_without_a_succeeded_run(root):
@@ -73,11 +75,12 @@ def test_resume_runs_only_the_members_without_a_succeeded_run(root):
                          progress=lambda m: None)
     assert (again.sweep_id, again.succeeded, again.total) == (result.sweep_id, 4, 4)
     assert len(engine.calls) == 1 and engine.calls[0].env[contract.ENV_SEED] == '1'
-    member = SweepStore(store).read(result.sweep_id)['members'][1]
-    assert len(member['attempts']) == 2 and member['run_id'] == member['attempts'][1]
-    assert load(store, member['attempts'][0])['status'] == 'failed'
+    record = SweepStore(store).read(result.sweep_id)
+    tries = sweep.attempts(store, record)[1]
+    assert [m['status'] for m in tries] == ['failed', 'succeeded']
     _, rows = sweep.status_rows(store, result.sweep_id)
     assert [r['status'] for r in rows] == ['succeeded'] * 4
+    assert rows[1]['run_id'] == tries[1]['run_id'] and rows[1]['attempts'] == 2
 
 
 class StoppableEngine(FakeEngine):
@@ -105,11 +108,10 @@ def test_ctrl_c_stops_every_member_and_records_them_interrupted(root):
         start(root, engine, seeds='0-5', grid=(), max_parallel=2)
     store = RunStore.for_project(str(root))
     (sweep_id,) = SweepStore(store).ids()
-    record = SweepStore(store).read(sweep_id)
-    assert [m['status'] for m in record['members']] == ['interrupted'] * 6
-    started = [m for m in record['members'] if m['run_id']]
-    assert len(started) == len(engine.calls) == 2  # the rest never started
-    assert {load(store, m['run_id'])['status'] for m in started} == {'interrupted'}
+    _, rows = sweep.status_rows(store, sweep_id)
+    # the two that ran are interrupted; the rest never started
+    assert [r['status'] for r in rows] == ['interrupted'] * 2 + ['pending'] * 4
+    assert len(engine.calls) == 2
 
 
 def test_bad_input_leaves_no_sweep_record(root):
