@@ -18,15 +18,18 @@ def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one
                                             help='compare timing metrics too'),
            as_json: bool = typer.Option(False, '--json', help='print the verdict as JSON'),
            force: bool = typer.Option(False, '--force',
-                                      help='replay even if the run fails verification')):
+                                      help='replay even if the run fails verification'),
+           sign: bool = typer.Option(False, '--sign', help='sign the replay run, verdict '
+                                                           'included (see `repro sign`)')):
     """Replay a run exactly: REPRODUCED (exit 0), DIVERGED (4) or NOTHING COMPARED (5)."""
     import json
     import math
     import sys
 
     from repro.engines.interface import connect_engine
+    from repro.cli.key import signing_key
     from repro.errors import ConfigError
-    from repro.record.project import open_store
+    from repro.record.project import open_store, project_root_or_none
     from repro.audit.render import verdict_lines
     from repro.audit.replay import replay as replay_run
     from repro.core.timing import TimingRules
@@ -35,9 +38,14 @@ def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one
             raise ConfigError(f'invalid {name} {value}: use a finite number >= 0')
     rules = TimingRules(extra_globs=(*_config_timing(), *(timing or ())),
                         compare_all=compare_all)
-    verdict = replay_run(open_store(), run, connect=connect_engine, rtol=rtol, atol=atol, network=network,
+    key = signing_key(project_root=project_root_or_none()) if sign else None
+    store = open_store()
+    verdict = replay_run(store, run, connect=connect_engine, rtol=rtol, atol=atol, network=network,
                          timing=rules, force=force,
                          progress=lambda m: typer.echo(m, err=True), output=sys.stdout.buffer)
+    if key is not None:
+        from repro.audit.attestation import sign_run
+        typer.echo(f'signed: {sign_run(store, verdict.replay, key)}', err=True)
     if as_json:
         typer.echo(json.dumps(verdict.to_json(), indent=2, allow_nan=False))
     else:
@@ -51,9 +59,6 @@ def replay(run: str = typer.Argument(..., help='run id or a unique prefix of one
 def _config_timing():
     """``[tool.repro] replay.timing`` of the project we are in, if any."""
     from repro.record.config import replay_timing
-    from repro.errors import SourceError
-    from repro.record.project import find_project_root
-    try:
-        return replay_timing(find_project_root('.'))
-    except SourceError:  # outside a repository (REPRO_HOME elsewhere): none
-        return ()
+    from repro.record.project import project_root_or_none
+    root = project_root_or_none()
+    return replay_timing(root) if root else ()  # outside a repository: none

@@ -6,6 +6,7 @@
     template = "cpu"               # "cpu" or "cuda" (templates/Dockerfile.*)
     env = { OMP_NUM_THREADS = "1" } # extra environment baked into the image
     replay.timing = ["perf/*"]     # more wall-clock metrics replay must not compare
+    signing_key = "~/.config/repro/keys/repro-signing.key"  # REPRO_SIGNING_KEY wins
 """
 import dataclasses
 import os
@@ -37,10 +38,10 @@ def _section(project_root):
         section = tool.get('repro', {}) if isinstance(tool, dict) else None
         if not isinstance(section, dict):
             raise ConfigError('[tool.repro] in pyproject.toml must be a table')
-    unknown = set(section) - {'base', 'python', 'template', 'env', 'replay'}
+    unknown = set(section) - {'base', 'python', 'template', 'env', 'replay', 'signing_key'}
     if unknown:
         raise ConfigError(f'unknown [tool.repro] key(s): {", ".join(sorted(unknown))}',
-                          'valid: base, python, template, env, replay')
+                          'valid: base, python, template, env, replay, signing_key')
     return section
 
 
@@ -52,6 +53,24 @@ def replay_timing(project_root):
             timing, list) or not all(isinstance(g, str) and g for g in timing):
         raise ConfigError('[tool.repro] replay must be a table with timing = ["glob", ...]')
     return tuple(timing)
+
+
+SIGNING_KEY_ENV = 'REPRO_SIGNING_KEY'
+
+
+def signing_key(project_root=None):
+    """The signing key's path: ``REPRO_SIGNING_KEY``, else ``[tool.repro]
+    signing_key`` (relative to the project, ``~`` expanded); None if neither."""
+    if os.environ.get(SIGNING_KEY_ENV):
+        return os.path.expanduser(os.environ[SIGNING_KEY_ENV])
+    if project_root is None:
+        return None
+    value = _section(project_root).get('signing_key')
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError('[tool.repro] signing_key must be the path of a private key file')
+    return os.path.join(project_root, os.path.expanduser(value))
 
 
 def load_config(project_root):
