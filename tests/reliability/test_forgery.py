@@ -18,10 +18,11 @@ from tests.helpers import signed_run
 OTHER_RUN = '20200101-000000-forged-s0-abcd'
 
 
-def _file(run_dir, manifest, prefix=''):
-    """The manifest entry of a regular file (under ``prefix``) to forge."""
-    return next(a for a in manifest['artifacts']
-                if 'sha256' in a and a['path'].startswith(prefix))
+def _result(manifest):
+    """The manifest entry of a result to forge: a snapshot if there is one."""
+    files = [a for a in manifest['artifacts'] if 'sha256' in a and
+             a['path'].startswith('outputs/') and '/.repro/' not in a['path']]
+    return next((a for a in files if a['path'].endswith('.pkl')), files[0])
 
 
 def _rewrite(run_dir, entry, data):
@@ -31,7 +32,7 @@ def _rewrite(run_dir, entry, data):
 
 
 def artifact_hash(m, run_dir):
-    _rewrite(run_dir, _file(run_dir, m, 'outputs/'), b'forged result\n')
+    _rewrite(run_dir, _result(m), b'forged result\n')
 
 
 def added_artifact(m, run_dir):
@@ -41,7 +42,7 @@ def added_artifact(m, run_dir):
 
 
 def removed_artifact(m, run_dir):
-    entry = _file(run_dir, m, 'outputs/')
+    entry = _result(m)
     os.unlink(os.path.join(run_dir, entry['path']))
     m['artifacts'].remove(entry)
 
@@ -53,7 +54,7 @@ def source_diff(m, run_dir):
 
 
 def renamed_artifact(m, run_dir):
-    entry = _file(run_dir, m, 'outputs/')
+    entry = _result(m)
     new = entry['path'] + '.renamed'
     os.rename(os.path.join(run_dir, entry['path']), os.path.join(run_dir, new))
     entry['path'] = new
