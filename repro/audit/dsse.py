@@ -16,6 +16,7 @@ from repro.core.safefs import display
 from repro.errors import SignatureError
 
 PAYLOAD_TYPE = 'application/vnd.in-toto+json'
+MAX_SIGNATURES = 16
 
 
 def pae(payload_type, payload):
@@ -79,6 +80,9 @@ def parse(text):
         raise SignatureError(f'attestation payloadType is {shown!r}, not {PAYLOAD_TYPE}')
     if not isinstance(data['signatures'], list) or not data['signatures']:
         raise SignatureError('attestation has no signatures')
+    if len(data['signatures']) > MAX_SIGNATURES:  # each is tried: bound the work
+        raise SignatureError(f'attestation has {len(data["signatures"])} signatures '
+                             f'(at most {MAX_SIGNATURES} are checked)')
     signatures = []
     for i, entry in enumerate(data['signatures']):
         if not isinstance(entry, dict) or 'sig' not in entry:

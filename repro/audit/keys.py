@@ -122,6 +122,8 @@ def load_private(path, ask=None):
     prompt) if given. A key others can read is refused, as ssh does.
     """
     data, st = _read(path, 'signing key')
+    if b'PRIVATE KEY-----' not in data:
+        raise KeyFileError(f'{display(path)} is not a PEM private key')
     if st.st_mode & 0o077:
         raise KeyFileError(f'the signing key {display(path)} can be read by others '
                            f'(mode {stat.S_IMODE(st.st_mode):04o})', f'chmod 600 {display(path)}')
