@@ -93,3 +93,27 @@ class VerificationError(ReproError):
 class ReplayError(ReproError):
     """A run cannot be replayed (unfinished, missing inputs, unbuildable image)."""
 
+
+
+class KeyFileError(ReproError):
+    """A signing or public key cannot be made, read or used (missing, wrong
+    passphrase, not ed25519, readable by others)."""
+
+
+class SignatureError(VerificationError):
+    """A run's attestation is missing, malformed, or not signed by the given key."""
+
+    exit_code = 6
+
+
+class StatementMismatchError(VerificationError):
+    """The signed statement and the run's manifest disagree: the manifest was
+    edited (and perhaps re-sealed) after it was signed."""
+
+    exit_code = 7
+
+
+class PolicyError(VerificationError):
+    """A verified run breaks a rule of the audit policy."""
+
+    exit_code = 8

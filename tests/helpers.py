@@ -143,3 +143,20 @@ def one_line_error(result, *needles):
 def git(cwd, *args):
     return subprocess.run(['git', '-C', str(cwd), *args], check=True, capture_output=True,
                           text=True).stdout
+
+
+def make_keys(directory, passphrase=None):
+    """(private key path, public key path), as `repro key generate` writes them."""
+    from repro.audit.keys import generate
+    return generate(str(directory), passphrase.encode() if passphrase else None)
+
+
+def signed_run(root, key_dir):
+    """A synthetic run (:func:`make_run`) signed with a new key:
+    (store, run id, private key path, public key path)."""
+    from repro.audit.attestation import sign_run
+    from repro.audit.keys import load_private
+    store, run_id = make_run(root)
+    private, public = make_keys(key_dir)
+    sign_run(store, run_id, load_private(private))
+    return store, run_id, private, public

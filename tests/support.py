@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from repro.store.manifest import sha256_file
+from repro.store.manifest import RECORD_NAMES, sha256_file
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / 'repro' / 'schemas' / 'manifest-v1.schema.json'
@@ -56,7 +56,7 @@ def check_manifest(home, data):
     jsonschema.validate(data, json.loads(SCHEMA.read_text()))
     run_dir = home / 'runs' / data['run_id']
     on_disk = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob('*')
-                     if p.is_file() and p.name != 'manifest.json')
+                     if p.is_file() and p.relative_to(run_dir).as_posix() not in RECORD_NAMES)
     assert [a['path'] for a in data['artifacts']] == on_disk
     for artifact in data['artifacts']:
         assert sha256_file(run_dir / artifact['path']) == artifact['sha256']

@@ -14,6 +14,8 @@ Entries are paired by structure (:mod:`repro.audit.pairing`), then, by kind:
   injected ``content`` callable (:func:`repro.contentcheck.in_image`);
 - logs and metadata with wall-clock times, and the run's records
   (``manifest.json``, ``meta/``, the runtime report): listed, not compared;
+  the attestation (``attestation.dsse.json``) is left out: only one side
+  may be signed yet;
 - anything else: by bytes.
 
 ``Comparison.to_json()`` returns this plain dict (strings escaped as in the
@@ -39,6 +41,7 @@ from repro.core import archives
 
 from repro.core import safefs
 from repro.errors import UntrustedFileError
+from repro.store.manifest import ATTESTATION_NAME
 from repro.audit.pairing import pair
 from repro.core.safefs import display
 from repro.core.timing import Timing, TimingRules
@@ -53,6 +56,12 @@ _WORDS = {'identical': 'identical', 'unread': 'not a regular file, not read',
           'record': 'not compared (a record of the run, not an output)',
           'members': 'equal members', 'content': 'equal content',
           'empty': 'no learned values to compare (bytes differ)'}
+
+
+def _unpaired_record(rel):
+    """The attestation: an original may be signed before its replay is, so
+    it is a record that one side lacks, not an output missing from the other."""
+    return rel == ATTESTATION_NAME
 
 
 def pair_files(original, replay, hostnames=(None, None)):
@@ -213,7 +222,8 @@ def compare_outputs(dir_a, dir_b, rtol=0.0, atol=0.0, content=None, *, timing=No
     ``hostnames`` are the two runs' recorded hostnames, wildcards in names.
     """
     unreadable = []
-    walked = [{e.rel: e for e in safefs.walk(d, onerror=unreadable.append)}
+    walked = [{e.rel: e for e in safefs.walk(d, skip=_unpaired_record,
+                                             onerror=unreadable.append)}
               for d in (dir_a, dir_b)]
     found = pair(walked[0], walked[1], hostnames)
     results = [(p, p, Outcome('diverged', [Divergence(p, 'unreadable directory, not '

@@ -9,6 +9,7 @@
    new run whose manifest says ``replay_of``.
 4. Outputs are compared (:mod:`repro.audit.compare`): REPRODUCED or DIVERGED with
    the first divergence; numerics-relevant host differences are reported.
+   The verdict goes into the replay's manifest (``replay_verdict``).
 """
 import dataclasses
 import os
@@ -170,5 +171,10 @@ def replay(store, run_ref, *, connect, rtol=0.0, atol=0.0, progress=print, outpu
         if isinstance(exc, ReproError):
             raise
         raise ReplayError(f'cannot compare the outputs of {new_id}: {reason}') from None
-    return Verdict(run_id, new_id, comparison, numerics_differences(manifest, new), status,
-                   problems)
+    verdict = Verdict(run_id, new_id, comparison, numerics_differences(manifest, new), status,
+                      problems)
+    # The replay's own record says what it proved, so a signed replay vouches
+    # for its verdict (an audit policy's require_replayed reads it).
+    new['replay_verdict'] = verdict.name
+    store.write_manifest(new_id, new)
+    return verdict

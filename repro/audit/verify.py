@@ -1,5 +1,9 @@
 """``repro verify``: does a run still hold exactly what its manifest says?
 
+With a public key, :func:`check_run` first checks the signature and the
+signed statement (:mod:`repro.audit.attestation`) and, with a policy, ends
+with its rules; each step has its own error and exit code.
+
 The manifest is checked first (:mod:`repro.store.manifest_loader`: a safe read,
 the schema, paths that stay inside the run, its canonical form and its
 integrity digest). Then every entry of the run directory is walked again
@@ -13,7 +17,7 @@ import hashlib
 from repro.store import manifest_loader
 
 from repro.core import safefs
-from repro.errors import ReproError
+from repro.errors import ReproError, VerificationError
 from repro.store.manifest import artifacts
 
 
@@ -91,3 +95,26 @@ def verify_run(store, run_id, notes=None):
     if notes is not None:
         notes.extend(special_entries(recorded))
     return problems, len(recorded)
+
+
+def check_run(store, run_id, report, public_key=None, policy=None, now=None):
+    """``repro verify RUN``: signature and signed statement (with a key),
+    every artifact, then the policy ((name, rules), with a key); lines go to
+    ``report`` as each step ends, and the first failing step raises."""
+    from repro.audit import attestation
+    problems, statement = [], None
+    if public_key is None:
+        line, problems = attestation.signature_state(store, run_id)
+        report(line)
+    else:
+        statement = attestation.check_signed(store, run_id, public_key, report)
+    notes = []
+    found, checked = verify_run(store, run_id, notes=notes)
+    problems = found + problems
+    for line in problems + notes:  # links and FIFOs are named even when recorded
+        report(line)
+    if problems:
+        raise VerificationError(f'run {run_id} failed verification: {len(problems)} problem(s)')
+    report(f'run {run_id} verified: manifest intact, {checked} artifacts match')
+    if policy is not None and statement is not None:
+        attestation.check_policy(store, run_id, public_key, policy, statement, now, report)

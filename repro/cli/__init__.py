@@ -33,7 +33,8 @@ def version():
 
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
-    from repro.cli import base, build, diff, export, lock, plot, replay, run, runs, sweep, verify
+    from repro.cli import (base, build, diff, export, key, lock, plot, replay, run, runs, sign,
+                           sweep, verify)
     app.command('base')(base.base)
     app.command('build')(build.build)
     app.command('lock')(lock.lock)
@@ -43,6 +44,8 @@ def _register():
     app.command('ls')(runs.ls)
     app.command('show')(runs.show)
     app.command('verify')(verify.verify)
+    app.command('sign')(sign.sign)
+    app.add_typer(key.app, name='key')
     app.command('export')(export.export)
     app.command('diff')(diff.diff)
     app.command('plot')(plot.plot)

@@ -22,15 +22,18 @@ def replay(run: Optional[str] = typer.Argument(None, help='run id or a unique pr
            sweep: Optional[str] = typer.Option(None, '--sweep',
                                                help="replay a sweep's succeeded members"),
            sample: int = typer.Option(0, '--sample', min=0,
-                                      help='with --sweep: replay only this many members')):
+                                      help='with --sweep: replay only this many members'),
+           sign: bool = typer.Option(False, '--sign', help='sign the replay run, verdict '
+                                                           'included (see `repro sign`)')):
     """Replay a run exactly: REPRODUCED (exit 0), DIVERGED (4) or NOTHING COMPARED (5)."""
     import json
     import math
     import sys
 
     from repro.engines.interface import connect_engine
+    from repro.cli.key import signing_key
     from repro.errors import ConfigError
-    from repro.record.project import open_store
+    from repro.record.project import open_store, project_root_or_none
     from repro.audit.render import verdict_lines
     from repro.audit.replay import replay as replay_run
     from repro.core.timing import TimingRules
@@ -41,11 +44,17 @@ def replay(run: Optional[str] = typer.Argument(None, help='run id or a unique pr
         raise ConfigError('give a run id or --sweep SWEEP_ID (one of them)')
     rules = TimingRules(extra_globs=(*_config_timing(), *(timing or ())),
                         compare_all=compare_all)
+    key = signing_key(project_root=project_root_or_none()) if sign else None
+    store = open_store()
 
     def one(ref, output):
-        return replay_run(open_store(), ref, connect=connect_engine, rtol=rtol, atol=atol,
-                          network=network, timing=rules, force=force,
-                          progress=lambda m: typer.echo(m, err=True), output=output)
+        verdict = replay_run(store, ref, connect=connect_engine, rtol=rtol, atol=atol,
+                             network=network, timing=rules, force=force,
+                             progress=lambda m: typer.echo(m, err=True), output=output)
+        if key is not None:
+            from repro.audit.attestation import sign_run
+            typer.echo(f'signed: {sign_run(store, verdict.replay, key)}', err=True)
+        return verdict
     if sweep is not None:
         _replay_sweep(sweep, sample, one, as_json)
         return
@@ -88,9 +97,6 @@ def _replay_sweep(ref, sample, one, as_json):
 def _config_timing():
     """``[tool.repro] replay.timing`` of the project we are in, if any."""
     from repro.record.config import replay_timing
-    from repro.errors import SourceError
-    from repro.record.project import find_project_root
-    try:
-        return replay_timing(find_project_root('.'))
-    except SourceError:  # outside a repository (REPRO_HOME elsewhere): none
-        return ()
+    from repro.record.project import project_root_or_none
+    root = project_root_or_none()
+    return replay_timing(root) if root else ()  # outside a repository: none

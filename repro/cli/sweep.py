@@ -31,19 +31,24 @@ def sweep(target: str = typer.Argument(..., metavar='LAUNCHER|status|resume|canc
           time: Optional[str] = typer.Option(None, '--time', help='slurm: time limit'),
           cpus_per_task: Optional[int] = typer.Option(
               None, '--cpus-per-task', min=1, help='slurm: CPUs per task (default: --threads)'),
-          gres: Optional[str] = typer.Option(None, help='slurm: generic resources, e.g. gpu:1')):
+          gres: Optional[str] = typer.Option(None, help='slurm: generic resources, e.g. gpu:1'),
+          sign: bool = typer.Option(False, '--sign',
+                                    help='sign every member run at the end (see `repro sign`)')):
     """Run a launcher over seeds and a grid, from one snapshot and one image.
 
     Every member is an ordinary run (replay, verify, show and export work on
     it). 'status', 'resume' (runs the members without a succeeded run) and
     'cancel' take a sweep id.
     """
-    from repro.record.project import open_store
+    from repro.cli.key import signing_key
+    from repro.record.project import open_store, project_root_or_none
+    # The key (and its passphrase) first: a typo must not cost a whole sweep.
+    key = signing_key(project_root=project_root_or_none()) if sign else None
     if target in ACTIONS:
         if len(args or []) != 1:
             from repro.errors import ConfigError
             raise ConfigError(f'usage: repro sweep {target} SWEEP_ID')
-        return _action(target, args[0], open_store(), max_parallel, as_json)
+        return _action(target, args[0], open_store(), max_parallel, as_json, key)
     from repro.engines.interface import connect_engine
     from repro.errors import ConfigError
     from repro.execute.sweep import SweepRequest, start
@@ -60,10 +65,10 @@ def sweep(target: str = typer.Argument(..., metavar='LAUNCHER|status|resume|canc
     if dry_run:
         typer.echo(result, nl=False)
         return
-    _finish(result)
+    _finish(result, key)
 
 
-def _action(action, ref, store, max_parallel, as_json):
+def _action(action, ref, store, max_parallel, as_json, key):
     from repro.engines.interface import connect_engine
     from repro.execute import sweep as core
     if action == 'status':
@@ -75,7 +80,7 @@ def _action(action, ref, store, max_parallel, as_json):
                    if as_json else sweep_table(record, rows))
     elif action == 'resume':
         _finish(core.resume(store, ref, connect=connect_engine, max_parallel=max_parallel,
-                            progress=_progress))
+                            progress=_progress), key)
     else:
         sweep_id, what = core.cancel(store, ref, connect=connect_engine)
         typer.echo(f'sweep {sweep_id}: {what}')
@@ -85,6 +90,20 @@ def _progress(message):
     typer.echo(message, err=True)
 
 
-def _finish(result):
+def _finish(result, key=None):
+    if key is not None:  # on this host, once the members have finished (any engine)
+        from repro.audit.attestation import sign_run
+        from repro.errors import ReproError
+        from repro.execute.sweep import member_runs
+        from repro.record.project import open_store
+        store = open_store()
+        signed = 0
+        for run_id in member_runs(store, result.sweep_id)[1]:
+            try:
+                sign_run(store, run_id, key)
+                signed += 1
+            except ReproError as exc:  # unfinished or unverifiable: said, not signed
+                _progress(f'not signed: {exc}')
+        _progress(f'signed {signed} member run(s)')
     typer.echo(f'sweep {result.sweep_id} {result.succeeded}/{result.total} succeeded')
     raise typer.Exit(0 if result.succeeded == result.total else 1)

@@ -44,8 +44,15 @@ class PreparedRun:
         return hashlib.sha256(self.lock_bytes).hexdigest()
 
     def lock_record(self):
-        """The manifest's ``lock`` section."""
-        return {'path': self.lock_path, 'sha256': self.lock_sha256}
+        """The manifest's ``lock`` section; ``hashed`` says every requirement
+        pins its wheels by sha256 (what an audit policy may require)."""
+        from repro.errors import LockError
+        from repro.images.wheels import parse_lock
+        try:
+            hashed = bool(parse_lock(self.lock_bytes.decode('utf-8')))
+        except (LockError, UnicodeDecodeError):
+            hashed = False
+        return {'path': self.lock_path, 'sha256': self.lock_sha256, 'hashed': hashed}
 
 
 def read_inputs(root):

@@ -15,6 +15,7 @@
     python = "/shared/venv/bin/python"   # repro on the nodes (default: this one)
     warn_seconds = 300             # the requeue warning before the time limit
     extra = ["#SBATCH --qos=normal", "module load cuda"]   # lines added as written
+    signing_key = "~/.config/repro/keys/repro-signing.key"  # REPRO_SIGNING_KEY wins
 """
 import dataclasses
 import os
@@ -46,10 +47,11 @@ def _section(project_root):
         section = tool.get('repro', {}) if isinstance(tool, dict) else None
         if not isinstance(section, dict):
             raise ConfigError('[tool.repro] in pyproject.toml must be a table')
-    unknown = set(section) - {'base', 'python', 'template', 'env', 'replay', 'slurm'}
+    unknown = set(section) - {'base', 'python', 'template', 'env', 'replay', 'slurm',
+                             'signing_key'}
     if unknown:
         raise ConfigError(f'unknown [tool.repro] key(s): {", ".join(sorted(unknown))}',
-                          'valid: base, python, template, env, replay, slurm')
+                          'valid: base, python, template, env, replay, slurm, signing_key')
     return section
 
 
@@ -90,6 +92,24 @@ def slurm_options(project_root, overrides=None):
                                     for x in value):
             raise ConfigError('[tool.repro.slurm] extra must be a list of one-line strings')
     return options
+
+
+SIGNING_KEY_ENV = 'REPRO_SIGNING_KEY'
+
+
+def signing_key(project_root=None):
+    """The signing key's path: ``REPRO_SIGNING_KEY``, else ``[tool.repro]
+    signing_key`` (relative to the project, ``~`` expanded); None if neither."""
+    if os.environ.get(SIGNING_KEY_ENV):
+        return os.path.expanduser(os.environ[SIGNING_KEY_ENV])
+    if project_root is None:
+        return None
+    value = _section(project_root).get('signing_key')
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError('[tool.repro] signing_key must be the path of a private key file')
+    return os.path.join(project_root, os.path.expanduser(value))
 
 
 def load_config(project_root):

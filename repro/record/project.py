@@ -17,6 +17,14 @@ def find_project_root(start='.'):
         path = parent
 
 
+def project_root_or_none(start='.'):
+    """The project at or above ``start`` (for its [tool.repro]); None outside one."""
+    try:
+        return find_project_root(start)
+    except SourceError:
+        return None
+
+
 def open_store(start='.'):
     """The run store: ``$REPRO_HOME`` or ``<project root>/.repro``."""
     from repro.store.runs import RunStore

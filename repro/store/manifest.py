@@ -16,6 +16,10 @@ from repro.errors import StoreError
 
 FORMAT = 1
 MANIFEST_NAME = 'manifest.json'
+# The signed statement about the manifest (``repro sign``): a record of the
+# run beside the manifest, never one of its artifacts, since it signs them.
+ATTESTATION_NAME = 'attestation.dsse.json'
+RECORD_NAMES = (MANIFEST_NAME, ATTESTATION_NAME)
 STATUSES = ('running', 'succeeded', 'failed', 'interrupted')
 
 # Only these variables are recorded; everything else (tokens, keys,
@@ -64,9 +68,9 @@ def sha256_file(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
-def _is_manifest_temp(rel):
-    """The atomic writer's temporary manifest, left behind by a SIGKILL."""
-    return rel.startswith('.manifest.json.') and rel.endswith('.tmp')
+def _is_record_temp(rel):
+    """The atomic writer's temporary manifest or attestation, left behind by a SIGKILL."""
+    return rel.startswith(tuple(f'.{name}.' for name in RECORD_NAMES)) and rel.endswith('.tmp')
 
 
 def _text(name):
@@ -94,9 +98,10 @@ def artifact_entry(root, entry):
     return out
 
 
-def artifacts(root, exclude=(MANIFEST_NAME,), unreadable=None):
-    """Every entry under ``root`` but directories, sorted: path and size and
-    sha256 for regular files, the type (and a link's target) for the rest.
+def artifacts(root, exclude=RECORD_NAMES, unreadable=None):
+    """Every entry under ``root`` but directories and the run's records
+    (manifest, attestation), sorted: path and size and sha256 for regular
+    files, the type (and a link's target) for the rest.
 
     Entries that cannot be read are left out and, if ``unreadable`` is a
     list, named there (escaped).
@@ -107,7 +112,7 @@ def artifacts(root, exclude=(MANIFEST_NAME,), unreadable=None):
     def failed(rel):
         if unreadable is not None:
             unreadable.append(safefs.display(rel))
-    for entry in safefs.walk(root, skip=lambda rel: rel in excluded or _is_manifest_temp(rel),
+    for entry in safefs.walk(root, skip=lambda rel: rel in excluded or _is_record_temp(rel),
                              onerror=failed):
         try:
             entries.append(artifact_entry(root, entry))

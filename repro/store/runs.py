@@ -141,6 +141,12 @@ class RunStore(ObjectStore):
         with atomic_writer(os.path.join(self.run_dir(run_id), MANIFEST), 'w') as f:
             f.write(render(seal(manifest)))
 
+    def write_attestation(self, run_id, text):
+        """Write a run's signed attestation atomically (replacing an older one)."""
+        from repro.store.manifest import ATTESTATION_NAME
+        with atomic_writer(os.path.join(self.run_dir(run_id), ATTESTATION_NAME), 'w') as f:
+            f.write(text)
+
     def manifest_path(self, run_id):
         return os.path.join(self.run_dir(run_id), MANIFEST)
 

@@ -71,6 +71,14 @@ CASES = [
     (['base', '--mirror'], "requires an argument"),
     (['build', '--bogus'], 'No such option'),
     (['frobnicate'], 'No such command'),
+    (['sign', RUN_A], 'no signing key: set REPRO_SIGNING_KEY'),
+    (['sign', RUN_A, '--key', 'missing.key'], 'cannot read the signing key'),
+    (['sign', RUN_A, '--key', 'train.py'], 'not a PEM private key'),
+    (['verify', RUN_A, '--key', 'missing.pub'], 'cannot read the public key'),
+    (['verify', RUN_A, '--policy', 'policy.toml'], '--policy needs --key'),
+    (['verify', '--store', '--key', 'x.pub'], 'give exactly one of RUN or --store'),
+    (['export', RUN_B, '--format', 'dsse'], 'not exporting it'),
+    (['key', 'generate', '--out', 'train.py'], 'cannot write the key pair into train.py'),
 ]
 
 
@@ -84,7 +92,8 @@ def refused_in_one_line(root, args, message):
     writes nothing (Docker points at a socket that does not exist)."""
     before = snapshot_files(root)
     env = {**os.environ, 'DOCKER_HOST': f'unix://{root}/no-docker.sock'}
-    env.pop('REPRO_HOME', None)
+    for name in ('REPRO_HOME', 'REPRO_SIGNING_KEY', 'REPRO_KEY_PASSPHRASE'):
+        env.pop(name, None)
     result = subprocess.run([sys.executable, '-m', 'repro', *args], cwd=root, env=env,
                             capture_output=True, text=True, timeout=120)
     one_line_error(result, message)

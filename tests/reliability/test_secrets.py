@@ -32,3 +32,42 @@ def test_secrets_never_reach_manifest_or_export_and_diff_tokens_are_warned(
     finally:
         subprocess.run(['git', '-C', str(probe_project), 'remote', 'remove', 'origin'])
         (probe_project / 'creds.py').unlink()
+
+
+def key_forms(private_path, passphrase):
+    """Every form the private key could leak in: the PEM body lines, and the raw
+    32 bytes as bytes, hex and base64; plus the passphrase."""
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    pem = open(private_path, 'rb').read()
+    key = serialization.load_pem_private_key(pem, password=passphrase.encode())
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                            serialization.NoEncryption())
+    lines = [line for line in pem.splitlines() if line and not line.startswith(b'-----')]
+    return lines + [raw, raw.hex().encode(), base64.b64encode(raw),
+                    base64.b64encode(raw).rstrip(b'='), passphrase.encode()]
+
+
+def test_the_signing_key_never_reaches_a_manifest_log_or_export(probe_project, tmp_path,
+                                                                 monkeypatch):
+    from tests.helpers import make_keys
+    home, passphrase = tmp_path / 'store', 'a passphrase of some length'
+    private, public = make_keys(tmp_path / 'keys', passphrase=passphrase)
+    monkeypatch.setenv('REPRO_SIGNING_KEY', private)
+    monkeypatch.setenv('REPRO_KEY_PASSPHRASE', passphrase)
+    result = repro('run', '--sign', 'probe.py', cwd=probe_project, home=home)
+    run_id, _ = run_id_of(result)
+    outputs = [result.stdout.encode(), result.stderr.encode()]
+    for fmt in ('in-toto', 'dsse'):
+        outputs.append(repro('export', run_id, '--format', fmt, cwd=probe_project,
+                             home=home).stdout.encode())
+    outputs.append(repro('verify', run_id, '--key', public, cwd=probe_project,
+                         home=home).stdout.encode())
+    files = [p for p in home.rglob('*') if p.is_file()]  # the manifest, logs, attestation
+    assert any(p.name == 'attestation.dsse.json' for p in files)
+    leaks = [(str(p), form[:8]) for p in files for form in key_forms(private, passphrase)
+             if form in p.read_bytes()]
+    leaks += [('output', form[:8]) for out in outputs for form in key_forms(private, passphrase)
+              if form in out]
+    assert leaks == []

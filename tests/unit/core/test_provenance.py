@@ -86,3 +86,35 @@ def test_pure_statement_has_no_secrets():
     manifest['git']['remote'] = 'https://github.com/o/r.git'
     text = json.dumps(statement(manifest))
     assert 'git+https://github.com/o/r.git@' in text
+
+
+def test_timestamps_are_rfc3339_utc_and_the_manifest_is_pinned_by_digest():
+    from repro.store.manifest import manifest_digest
+    from tests.helpers import example_manifest
+    manifest = example_manifest()
+    manifest['start_time'] = '2026-11-24T03:10:00+01:00'
+    meta = statement(manifest)['predicate']['runDetails']
+    assert meta['metadata']['startedOn'] == '2026-11-24T02:10:00Z'
+    assert meta['metadata']['finishedOn'] == '2026-11-24T02:11:00Z'
+    assert meta['byproducts'][0]['digest'] == {'sha256': manifest_digest(manifest)}
+
+
+def test_differences_name_each_field_by_its_path():
+    from repro.audit.provenance import differences
+    from tests.helpers import example_manifest
+    manifest = example_manifest()
+    signed = statement(manifest)
+    assert differences(signed, manifest) == []
+    manifest['artifacts'].append({'path': 'extra.bin', 'size': 1, 'sha256': '4' * 64})
+    manifest['args'] = ['--lr', '1']
+    manifest['seed'] = False  # equal to 0 in Python, not in JSON
+    found = differences(signed, manifest)
+    assert found[:-1] == [
+        'predicate.buildDefinition.externalParameters.args[0]: in the manifest, but not signed',
+        'predicate.buildDefinition.externalParameters.args[1]: in the manifest, but not signed',
+        'predicate.buildDefinition.externalParameters.seed: signed 0, the manifest says false',
+        'subject[extra.bin]: in the manifest, but not signed']
+    assert found[-1].startswith('predicate.runDetails.byproducts[manifest.json].digest.sha256')
+    del manifest['artifacts'][0]
+    assert 'subject[progress.csv]: signed, but not in the manifest' in differences(
+        signed, manifest)
