@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -32,3 +33,25 @@ def test_repro_error_maps_to_one_line_and_exit_code(monkeypatch, capsys):
         cli.app.registered_commands.pop()
     err = capsys.readouterr().err
     assert err == 'repro: error: bad value (try another)\n'
+
+
+def test_commands_parse_without_pydantic(tmp_path):
+    """typer would coerce every value through pydantic (0.1 s a command):
+    repro's plain parameters never import it, and bad values keep typer's words."""
+    code = ('import sys; from repro.cli import main\n'
+            'codes = [main(["ls"]), main(["run", "x.py", "--seed", "-3"]),\n'
+            '         main(["run", "x.py", "--seed", "abc"]), main(["replay", "--rtol", "x"]),\n'
+            '         main(["sweep", "x.py", "--max-parallel", "-1"])]\n'
+            'print(codes, "pydantic" in sys.modules)\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            cwd=tmp_path, env={**os.environ, 'REPRO_HOME': str(tmp_path)})
+    assert result.stdout.strip().splitlines()[-1] == '[0, 2, 2, 2, 2] False', result.stderr
+    assert result.stderr.replace('(see -c ', '(see repro ').splitlines() == [
+        "repro: error: Invalid value for '--seed': Input should be greater than or equal "
+        "to 0 (see repro run --help)",
+        "repro: error: Invalid value for '--seed': Input should be a valid integer, unable "
+        "to parse string as an integer (see repro run --help)",
+        "repro: error: Invalid value for '--rtol': Input should be a valid number, unable "
+        "to parse string as a number (see repro replay --help)",
+        "repro: error: Invalid value for '--max-parallel': Input should be greater than or "
+        "equal to 0 (see repro sweep --help)"]
