@@ -239,33 +239,23 @@ def test_mounts_are_mount_objects_not_volume_strings():
         bind_mount('/tmp', '/src', 'ro,z')
 
 
-class StartFails:
-    id = 'c0ffee'
-
-    def __init__(self, log):
-        self.log = log
-
-    def start(self):
-        import docker
-        raise docker.errors.APIError('500', explanation='could not select device driver\n""')
-
-    def remove(self, force=False):
-        self.log.append(('remove', force))
-
-
-def test_a_failed_start_removes_the_created_container_without_docker():
-    log = []
-
-    class Containers:
-        def create(self, image, command, **kwargs):
-            log.append(('create', kwargs['hostname']))
-            return StartFails(log)
-    client = type('C', (), {'containers': Containers()})()
-    with pytest.raises(EngineError) as exc:
-        DockerEngine(client).run('img', ['true'], gpus='all', hostname='h',
-                                 on_start=lambda cid: log.append(('on_start', cid)))
+def test_a_failed_start_removes_the_created_container_without_docker(tmp_path):
+    from tests.fakes import FakeDaemon
+    fake = FakeDaemon(tmp_path / 'docker.sock',
+                      start_error='could not select device driver\n""')
+    try:
+        log = []
+        with pytest.raises(EngineError) as exc:
+            DockerEngine.connect(f'unix://{fake.path}').run(
+                'img', ['true'], gpus='all', hostname='h', on_start=log.append)
+    finally:
+        fake.close()
     assert str(exc.value) == 'cannot start the container: could not select device driver ""'
-    assert log == [('create', 'h'), ('on_start', 'c0ffee'), ('remove', True)]
+    cid = log[0]
+    assert fake.bodies['/containers/create']['Hostname'] == 'h'
+    assert fake.bodies['/containers/create']['HostConfig']['DeviceRequests'][0][
+        'Capabilities'] == [['gpu']]
+    assert ('DELETE', f'/containers/{cid}') in fake.calls
 
 
 def leftovers(label):
