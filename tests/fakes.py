@@ -61,8 +61,11 @@ class FakeEngine:
     def load(self, archive_path):
         raise AssertionError('the fake engine loads no images')
 
-    def load_image(self, config, layer_paths, tag):
+    def load_image(self, write_archive):
         raise AssertionError('the fake engine builds no images')
+
+    def image_history(self, ref):
+        return []
 
     def layer_chains(self, label):
         return set()
@@ -139,6 +142,15 @@ class PlanEngine:
 
     def find_image(self, label, value):
         return None
+
+    def image_layers(self, ref):
+        return []
+
+    def image_history(self, ref):
+        return []
+
+    def layer_chains(self, label):
+        return set()
 
     def save_image(self, ref, out):
         import io

@@ -80,6 +80,11 @@ class DockerEngine:
             ref = image['Id']
         return list(self._layers[ref])
 
+    def image_history(self, ref):
+        """The image's history, newest first (``CreatedBy`` of each step)."""
+        return self._call('GET', f'/images/{quote(ref)}/history',
+                          f'cannot read the history of image {ref}') or []
+
     def labels(self, ref):
         return ((self._inspect(ref) or {}).get('Config') or {}).get('Labels') or {}
 
@@ -114,22 +119,22 @@ class DockerEngine:
         with open(archive_path, 'rb') as f:
             return self._load_stream(iter(lambda: f.read(1 << 20), b''))
 
-    def load_image(self, config, layer_paths, tag):
-        """Load an image made of ``config`` (bytes) and layer tars; returns its ID.
+    def load_image(self, write_archive):
+        """Load the archive ``write_archive(out)`` writes (it returns the
+        image's config); returns the image ID, which must be the config's
+        digest (the point of building images this way), else EngineError.
 
-        The archive is streamed to the engine as it is written (no temporary
-        copy of a gigabyte of layers). The ID must be the config's digest
-        (the point of building images this way); anything else is an
-        EngineError.
+        The archive is streamed to the engine as it is written: no
+        temporary copy of a gigabyte of layers.
         """
         from repro.images import oci
         read_fd, write_fd = os.pipe()
-        failed = []
+        failed, configs = [], []
 
         def write():
             try:
                 with open(write_fd, 'wb') as out:
-                    oci.docker_archive(config, layer_paths, tag, out)
+                    configs.append(write_archive(out))
             except BaseException as exc:  # noqa: BLE001 - reported below
                 failed.append(exc)
         writer = threading.Thread(target=write, daemon=True)
@@ -146,7 +151,7 @@ class DockerEngine:
             raise EngineError(f'cannot write the image archive: {failed[0]}')
         if load_error:
             raise load_error
-        expected = oci.image_id(config)
+        expected = oci.image_id(configs[0])
         if expected not in loaded:
             raise EngineError(f'docker loaded {loaded}, expected {expected}')
         return expected

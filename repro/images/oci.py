@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import tarfile
 
@@ -21,6 +22,60 @@ def _sha256(data):
     return 'sha256:' + hashlib.sha256(data).hexdigest()
 
 
+class TreeLayer:
+    """A folder as a normalised layer tar, streamed in one pass.
+
+    Its size is known before a byte is written (each entry's header and
+    padded content), so the layer can be one member of a ``docker load``
+    archive written straight into the engine: no layer file, no second
+    read. ``write`` returns the diff id (``sha256:…`` of the tar), which is
+    also kept in ``diff_id``. The bytes are exactly :func:`layer_tar`'s.
+    """
+
+    def __init__(self, root, exclude=()):
+        self.root = root
+        excluded = {e.strip('/') for e in exclude}
+        probe = tarfile.open(fileobj=io.BytesIO(), mode='w', format=tarfile.GNU_FORMAT)
+        self.entries = []
+        for rel in _walk(root, excluded):  # gettarinfo tracks hard links as the writer does
+            info = probe.gettarinfo(os.path.join(root, rel), arcname=rel)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ''
+            info.mtime = EPOCH
+            self.entries.append((rel, info))
+        size = sum(len(info.tobuf(tarfile.GNU_FORMAT, probe.encoding, probe.errors))
+                   + (_padded(info.size) if info.isreg() else 0) for _rel, info in self.entries)
+        self.size = _padded(size + 2 * tarfile.BLOCKSIZE, tarfile.RECORDSIZE)
+        self.diff_id = None
+
+    def write(self, out):
+        """Write the layer to ``out``; its diff id."""
+        digest, written = hashlib.sha256(), 0
+
+        class _Hashing(io.RawIOBase):
+            def writable(self):
+                return True
+
+            def write(self, data):
+                nonlocal written
+                digest.update(data)
+                written += len(data)
+                return out.write(data)
+
+        with tarfile.open(fileobj=_Hashing(), mode='w|', format=tarfile.GNU_FORMAT) as tar:
+            for rel, info in self.entries:
+                if info.isreg():
+                    with open(os.path.join(self.root, rel), 'rb') as f:
+                        tar.addfile(info, f)
+                elif info.isdir() or info.issym() or info.islnk() or info.ischr() \
+                        or info.isblk() or info.isfifo():
+                    tar.addfile(info)
+        if written != self.size:
+            raise OSError(f'{self.root} changed while its layer was written')
+        self.diff_id = 'sha256:' + digest.hexdigest()
+        return self.diff_id
+
+
 def layer_tar(root, out, exclude=()):
     """Write ``root``'s tree as a normalised layer tar to the file ``out``.
 
@@ -28,31 +83,11 @@ def layer_tar(root, out, exclude=()):
     out (the directory itself stays, e.g. ``proc``). Returns the layer's
     diff id (``sha256:…`` of the uncompressed tar).
     """
-    excluded = {e.strip('/') for e in exclude}
-    digest = hashlib.sha256()
+    return TreeLayer(root, exclude).write(out)
 
-    class _Hashing(io.RawIOBase):
-        def writable(self):
-            return True
 
-        def write(self, data):
-            digest.update(data)
-            return out.write(data)
-
-    with tarfile.open(fileobj=_Hashing(), mode='w|', format=tarfile.GNU_FORMAT) as tar:
-        for rel in _walk(root, excluded):
-            path = os.path.join(root, rel)
-            info = tar.gettarinfo(path, arcname=rel)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ''
-            info.mtime = EPOCH
-            if info.isreg():
-                with open(path, 'rb') as f:
-                    tar.addfile(info, f)
-            elif info.isdir() or info.issym() or info.islnk() or info.ischr() \
-                    or info.isblk() or info.isfifo():
-                tar.addfile(info)
-    return 'sha256:' + digest.hexdigest()
+def _padded(size, block=tarfile.BLOCKSIZE):
+    return -(-size // block) * block
 
 
 def _walk(root, excluded):
@@ -90,28 +125,44 @@ def image_id(config_bytes):
     return _sha256(config_bytes)
 
 
-def docker_archive(config_bytes, layer_paths, repo_tag, out):
-    """Write a ``docker load`` archive of one image to the file ``out``.
+def docker_archive(config, layers, repo_tag, out):
+    """Write a ``docker load`` archive of one image to the file ``out``; its config.
 
-    A layer path of None lists the layer without its tar: ``docker load``
-    reads a layer's file only if the engine lacks that layer chain, so
-    layers the engine holds (the base's, a cached venv's) need not travel.
+    ``layers`` are, base first: None for a layer the engine holds (``docker
+    load`` reads a layer's file only if the engine lacks that layer chain,
+    so the base's and a cached venv's need not travel), the path of a layer
+    tar, or a :class:`TreeLayer`, streamed. ``config`` is the config's bytes,
+    or a function of the layers' diff ids (as a streamed layer's is known
+    only once it is written): the config and manifest come last, which
+    ``docker load`` accepts as it reads the whole archive first.
     """
-    config_name = hashlib.sha256(config_bytes).hexdigest() + '.json'
-    layers = [f'{i:03d}/layer.tar' for i in range(len(layer_paths))]
+    names = [f'{i:03d}/layer.tar' for i in range(len(layers))]
+    diff_ids = []
+    for name, layer in zip(names, layers):
+        if isinstance(layer, TreeLayer):
+            _member(out, name, layer.size, layer.write)
+            diff_ids.append(layer.diff_id)
+        elif layer is not None:
+            with open(layer, 'rb') as f:
+                _member(out, name, os.fstat(f.fileno()).st_size,
+                        lambda sink: shutil.copyfileobj(f, sink, 1 << 20))
+            diff_ids.append(None)
+        else:
+            diff_ids.append(None)
+    config = config(diff_ids) if callable(config) else config
+    config_name = hashlib.sha256(config).hexdigest() + '.json'
     manifest = json.dumps([{'Config': config_name, 'RepoTags': [repo_tag] if repo_tag else [],
-                            'Layers': layers}], sort_keys=True).encode()
-    with tarfile.open(fileobj=out, mode='w|', format=tarfile.GNU_FORMAT) as tar:
-        for name, data in ((config_name, config_bytes), ('manifest.json', manifest)):
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime = len(data), EPOCH
-            tar.addfile(info, io.BytesIO(data))
-        for name, path in zip(layers, layer_paths):
-            if path is None:
-                continue
-            info = tar.gettarinfo(path, arcname=name)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ''
-            info.mtime = EPOCH
-            with open(path, 'rb') as f:
-                tar.addfile(info, f)
+                            'Layers': names}], sort_keys=True).encode()
+    for name, data in ((config_name, config), ('manifest.json', manifest)):
+        _member(out, name, len(data), lambda sink, data=data: sink.write(data))
+    out.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))
+    return config
+
+
+def _member(out, name, size, write):
+    """One member of the outer archive: header, ``write(out)`` of ``size`` bytes, padding."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime = size, EPOCH
+    out.write(info.tobuf(tarfile.GNU_FORMAT, 'utf-8', 'surrogateescape'))
+    write(out)
+    out.write(tarfile.NUL * (_padded(size) - size))

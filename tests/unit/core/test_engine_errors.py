@@ -83,7 +83,8 @@ def test_load_errors_reported_inside_the_stream_are_engine_errors(daemon, tmp_pa
     layer = tmp_path / 'l.tar'
     layer.write_bytes(b'x' * 4096)
     with pytest.raises(EngineError, match='docker load failed: layer missing'):
-        engine.load_image(oci.image_config(['sha256:' + '1' * 64]), [str(layer)], 't:1')
+        engine.load_image(lambda out: oci.docker_archive(
+            oci.image_config(['sha256:' + '1' * 64]), [str(layer)], 't:1', out))
 
 
 def test_an_unreachable_engine_is_one_line(tmp_path):
