@@ -37,7 +37,8 @@ class Call:
 
 class FakeEngine:
     def __init__(self, behave=None, images=(BASE_ID, IMAGE_ID)):
-        self.images = set(images)
+        self.held = set(images)
+        self.built = {}
         self.behave = behave or (lambda call: 0)
         self.calls = []
 
@@ -47,7 +48,7 @@ class FakeEngine:
     def image_id(self, ref):
         if ref == 'repro-base:bookworm':
             ref = BASE_ID
-        return ref if ref in self.images else None
+        return ref if ref in self.held else None
 
     def repo_digests(self, ref):
         return []
@@ -70,6 +71,13 @@ class FakeEngine:
     def layer_chains(self, label):
         return set()
 
+    def images(self, label):
+        """The fake's images, each labelled with its own key (``built`` maps
+        image ID -> key for the ones a test says repro built)."""
+        return [{'Id': i, 'RepoTags': [], 'Size': 1000,
+                 'Labels': {'org.repro.key': self.built.get(i, 'none')}}
+                for i in sorted(self.held)]
+
     def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
             workdir=None, gpus=None, on_output=None, read_only_root=False, labels=None,
             on_start=None, hostname=None, cpuset=None):
@@ -90,7 +98,7 @@ class FakeEngine:
         return False
 
     def remove_image(self, ref):
-        self.images.discard(ref)
+        self.held.discard(ref)
 
 
 def project(root, launcher='train.py'):

@@ -33,8 +33,8 @@ def version():
 
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
-    from repro.cli import (base, build, diff, export, key, lock, plot, replay, run, runs, sign,
-                           sweep, verify)
+    from repro.cli import (base, build, diff, export, housekeeping, key, lock, plot, replay,
+                           run, runs, sign, sweep, verify)
     app.command('base')(base.base)
     app.command('build')(build.build)
     app.command('lock')(lock.lock)
@@ -49,6 +49,9 @@ def _register():
     app.command('export')(export.export)
     app.command('diff')(diff.diff)
     app.command('plot')(plot.plot)
+    app.command('du')(housekeeping.du)
+    app.command('rm')(housekeeping.rm)
+    app.command('gc')(housekeeping.gc)
 
 
 _register()

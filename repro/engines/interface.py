@@ -42,6 +42,10 @@ class ContainerEngine(Protocol):
     def image_history(self, ref: str) -> Sequence[Mapping]:
         """The image's history, newest first: a ``CreatedBy`` for each step."""
 
+    def images(self, label: str) -> Sequence[Mapping]:
+        """Images that carry ``label`` (``key`` or ``key=value``): ``Id``,
+        ``RepoTags``, ``Labels`` and ``Size`` of each."""
+
     def layer_chains(self, label: str) -> set:
         """Diff-id prefixes of every image labelled ``label``."""
 

@@ -53,13 +53,20 @@ def _record_path(cache, key):
 
 
 def recorded_image(engine, key, cache=None):
-    """The image ID repro recorded for ``key``, if the engine holds that image."""
+    """The image ID repro recorded for ``key``, if the engine holds that image.
+    The record's time is set to now: ``repro gc --keep-images`` keeps the
+    images used last."""
+    path = _record_path(cache or default_cache(), key)
     try:
-        with open(_record_path(cache or default_cache(), key), encoding='ascii') as f:
+        with open(path, encoding='ascii') as f:
             image_id = f.read().strip()
     except (OSError, UnicodeDecodeError):
         return None
-    return image_id if image_id and engine.image_id(image_id) == image_id else None
+    if not image_id or engine.image_id(image_id) != image_id:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)
+    return image_id
 
 
 def record_image(key, image_id, cache=None):
@@ -200,34 +207,39 @@ def _repro_root(plan, tmp):
     return root
 
 
-def _sweep_dead_builds(cache):
-    """Remove work directories of builds whose process was killed outright.
+def dead_builds(cache, min_age=SWEEP_AFTER):
+    """Work folders of builds whose process was killed outright.
 
-    A SIGKILLed build cannot clean up its directory (which may hold a
+    A SIGKILLed build cannot clean up its folder (which may hold a
     gigabyte of venv). Each build holds an flock on ``.lock`` inside its
-    directory while it works; a directory whose lock can be taken has no
-    live owner on any host sharing the cache, so it can go.
+    folder while it works; a folder whose lock can be taken has no live
+    owner on any host sharing the cache.
     """
     import time
-    for name in os.listdir(cache):
+    found = []
+    for name in sorted(os.listdir(cache)) if os.path.isdir(cache) else ():
         path = os.path.join(cache, name)
         if not name.startswith('repro-build-'):
             continue
         try:
-            if time.time() - os.stat(path).st_mtime < SWEEP_AFTER:
+            if time.time() - os.stat(path).st_mtime < min_age:
                 continue  # may be a build between creating and locking .lock
             fd = os.open(os.path.join(path, '.lock'), os.O_RDWR)
         except OSError:
             continue  # no lock file (yet): leave it alone
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            found.append(path)
         except OSError:
-            os.close(fd)
-            continue  # a live build
-        try:
-            shutil.rmtree(path, ignore_errors=True)
+            pass  # a live build
         finally:
             os.close(fd)
+    return found
+
+
+def _sweep_dead_builds(cache):
+    for path in dead_builds(cache):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _build(engine, plan, cache, progress, guard):
