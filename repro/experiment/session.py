@@ -157,9 +157,10 @@ class ExperimentSession:
         sys.stderr = _Tee(sys.stderr, self._stream_file)
 
     def _write_variant(self):
-        params = experiment_parameters(self._signature, self._kwargs)
+        """garage's flat ``{parameter: value}``, defaults included (garage
+        wrote only the passed ones; which those were is in metadata.json)."""
         dump_json(self.path('variant.json'),
-                  {'parameters': params, 'passed': sorted(self._kwargs)})
+                  experiment_parameters(self._signature, self._kwargs))
 
     def _write_metadata(self, status):
         launcher = inspect.getsourcefile(self._function) or sys.argv[0]
@@ -171,6 +172,8 @@ class ExperimentSession:
             'function': self._function.__qualname__,
             'launcher': os.path.relpath(launcher, root) if root else launcher,
             'argv': list(sys.argv),
+            'passed_parameters': sorted(self._kwargs),
+            'githash': launch.githash(root, exclude=self.log_dir) if root else None,
             'git': launch.git_info(root) if root else None,
             'options': {k: v for k, v in self._options.items()},
             'python': platform.python_version(),
