@@ -85,8 +85,7 @@ class ExperimentSession:
     def __enter__(self):
         # A nested experiment gets its own outputs; the outer ones come back
         # untouched when it ends.
-        self._outer = logger.detach(), tabular.as_dict
-        tabular.clear()
+        self._outer = logger.detach(), tabular.detach()
         try:
             self._capture_streams()
             logger.add_output(TextOutput(self.path('debug.log')))
@@ -139,7 +138,7 @@ class ExperimentSession:
                 self._pushed = False
             outer_logger, outer_tabular = self._outer
             logger.attach(outer_logger)
-            tabular.load(outer_tabular)
+            tabular.attach(outer_tabular)
             if self._saved_streams is not None:
                 sys.stdout.flush()
                 sys.stderr.flush()

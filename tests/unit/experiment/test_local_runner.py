@@ -207,6 +207,8 @@ def test_setup_needs_an_algorithm_with_train(tmp_path):
         make_runner(tmp_path).setup(None, NoisyWalk())
 
 
+@pytest.mark.filterwarnings('ignore::repro.log.LoggerWarning')
+@pytest.mark.filterwarnings('ignore::repro.log.TabularInputWarning')
 def test_store_paths_is_garage_2020_06s_name_of_store_episodes(tmp_path):
     """garage 2020.06: ``train(..., store_paths=False)``,
     ``resume(..., store_paths=None)`` and ``TrainArgs.store_paths``."""
