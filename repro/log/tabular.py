@@ -21,12 +21,15 @@ class TabularInputWarning(UserWarning):
 
 
 def _primitive(value):
-    """A plain Python value for CSV/TensorBoard, or None if there is none."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if hasattr(value, 'item') and getattr(value, 'ndim', None) == 0:
-        value = value.item()  # 0-d arrays and tensors
-    if isinstance(value, (bool, numbers.Number, str)):
+    """A scalar for CSV/TensorBoard (a number, bool or str), or None.
+
+    numpy scalars stay numpy scalars, as in dowel, so a float32 is written
+    as ``0.1``, not ``0.10000000149011612``. Unlike dowel, 0-d arrays and
+    tensors count too.
+    """
+    if getattr(value, 'ndim', None) == 0 and not isinstance(value, np.generic):
+        value = value[()] if isinstance(value, np.ndarray) else value.item()
+    if isinstance(value, (bool, np.bool_, numbers.Number, str)):
         return value
     return None
 

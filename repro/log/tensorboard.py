@@ -6,9 +6,12 @@ only need three message shapes, so they are encoded by hand here; the files
 are read back by tensorboard's own ``EventAccumulator`` in the tests.
 """
 import itertools
+import numbers
 import os
 import struct
 import time
+
+import numpy as np
 
 from repro.log.outputs import LogOutput
 from repro.log.tabular import TabularInput
@@ -133,7 +136,7 @@ class TensorBoardOutput(LogOutput):
     def record(self, data, prefix=''):
         self.check_type(data)
         scalars = {k: float(v) for k, v in data.as_primitive_dict.items()
-                   if not isinstance(v, str)}
+                   if isinstance(v, (numbers.Real, np.bool_))}
         for key in scalars:
             data.mark(key)
         if scalars:
