@@ -6,7 +6,8 @@
 (``python bench/all.py`` runs every benchmark and writes docs/BENCHMARKS.md.)
 
 The object is the VPG example runner's real snapshot after one epoch. Each
-repetition times, in a shuffled order so all see the same machine state:
+repetition times both, in a shuffled order so both see the same machine
+state:
 
 - the baseline, what garage's save does: ``open(path, 'wb')`` and
   ``cloudpickle.dump`` into it, in the same directory (same disk);
@@ -34,11 +35,12 @@ from repro.experiment import Snapshotter
 
 
 def bench(params, directory, n):
-    """Median seconds of: dump, save, dump + fsync, save + wait.
+    """Median seconds of: dump, save (one loop), dump + fsync, save + wait
+    (a second loop).
 
-    Each repetition runs the timed steps in a shuffled order (seeded), so
-    neither always runs right after the other's disk work; the fsyncs that
-    the fast pair leaves to later happen outside the timed region.
+    Each repetition runs its pair in a shuffled order (seeded), so neither
+    always runs right after the other. The save's fsync, which training
+    overlaps with the next epoch, is waited for outside the timed region.
     """
     snapshotter = Snapshotter(directory, 'last')
     baseline = os.path.join(directory, 'baseline.pkl')
@@ -55,20 +57,20 @@ def bench(params, directory, n):
         if wait:
             snapshotter.wait()
 
-    steps = {'dump': dump, 'save': save, 'dump_fsync': lambda: dump(fsync=True),
-             'save_wait': lambda: save(wait=True)}
-    times = {name: [] for name in steps}
-    order = list(steps)
     rng = random.Random(0)
-    for _ in range(n):
-        rng.shuffle(order)
+    times = {}
+    for pair in ({'dump': dump, 'save': save},
+                 {'dump_fsync': lambda: dump(fsync=True), 'save_wait': lambda: save(wait=True)}):
+        order = list(pair)
         for name in order:
-            start = time.perf_counter()
-            steps[name]()
-            times[name].append(time.perf_counter() - start)
-            snapshotter.wait()
-            with open(baseline, 'rb') as f:  # settle the disk before the next step
-                os.fsync(f.fileno())
+            times[name] = []
+        for _ in range(n):
+            rng.shuffle(order)
+            for name in order:
+                start = time.perf_counter()
+                pair[name]()
+                times[name].append(time.perf_counter() - start)
+                snapshotter.wait()
     return {k: statistics.median(v) for k, v in times.items()}, os.path.getsize(baseline)
 
 
