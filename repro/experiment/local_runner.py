@@ -82,12 +82,21 @@ def episode_length(algo, env):
                       'max_episode_steps=N))')
 
 
-def check_algo(algo, worker_class):
-    """Fail in setup, not at the first sample, for an unusable algorithm."""
+def algo_policy(algo):
+    """The policy the sampler runs: the exploration policy, else the policy."""
+    return getattr(algo, 'exploration_policy', None) or getattr(algo, 'policy', None)
+
+
+def check_setup(algo, env, worker_class):
+    """Fail in setup, not at the first sample, for what cannot be trained."""
     from repro.sampler import DefaultWorker
     if not callable(getattr(algo, 'train', None)):
         raise ConfigError(f'the algorithm ({type(algo).__name__}) needs a train(runner) method')
-    policy = getattr(algo, 'exploration_policy', None) or getattr(algo, 'policy', None)
+    if not (callable(getattr(env, 'reset', None)) and callable(getattr(env, 'step', None))):
+        raise ConfigError(f'the environment ({type(env).__name__}) needs reset() and '
+                          'step(action), as a gymnasium environment has')
+    episode_length(algo, env)
+    policy = algo_policy(algo)
     if policy is None:
         raise ConfigError(f'the algorithm ({type(algo).__name__}) has no policy: '
                           'set algo.policy (or algo.exploration_policy)')
@@ -137,13 +146,16 @@ class LocalRunner:
               worker_class=None, worker_args=None):
         """Set the algorithm and environment and build the sampler.
 
+        Checks at once what training needs (:func:`check_setup`): an
+        algorithm with ``train`` and a policy, an environment, an episode
+        length; a ConfigError (a ValueError) says what is missing.
+
         The sampler's workers are seeded from the seed given to
         ``deterministic.set_seed``; without one, a fresh seed is drawn, logged
         and stored in snapshots so the run can still be repeated.
         """
         from repro.sampler import DefaultWorker
-        check_algo(algo, worker_class or getattr(algo, 'worker_cls', DefaultWorker))
-        episode_length(algo, env)
+        check_setup(algo, env, worker_class or getattr(algo, 'worker_cls', DefaultWorker))
         seed = deterministic.get_seed()
         if seed is None:
             seed = secrets.randbits(32)
@@ -173,8 +185,7 @@ class LocalRunner:
         self._has_setup = True
 
     def _policy(self):
-        return (getattr(self._algo, 'exploration_policy', None)
-                or getattr(self._algo, 'policy', None))
+        return algo_policy(self._algo)
 
     # -- training ----------------------------------------------------------
     def train(self, n_epochs, batch_size=None, plot=False, store_episodes=None,

@@ -169,10 +169,10 @@ class _Durability:
 class _FsyncWorker:
     """One thread that runs every Snapshotter's fsyncs, in order.
 
-    A long-lived thread because starting one per save costs more than the
-    5% a save may add to pickling. It is a daemon (it never ends on its
-    own); an ``atexit`` hook waits for what it has left, so a snapshot saved
-    before a normal exit is still made durable.
+    A long-lived thread, because starting one per save cost about 5% of
+    a 4 ms save. It is a daemon (it never ends on its own); an ``atexit``
+    hook waits for what it has left, so a snapshot saved before a normal
+    exit is still made durable.
     """
 
     def __init__(self):
@@ -181,11 +181,15 @@ class _FsyncWorker:
         self._lock = threading.Lock()
 
     def submit(self, durability):
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name='repro-snapshot-fsync')
-                self._thread.start()
+        try:
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, daemon=True,
+                                                    name='repro-snapshot-fsync')
+                    self._thread.start()
+        except RuntimeError:  # no new threads (the interpreter is exiting)
+            durability.sync()
+            return
         self._queue.put(durability)
 
     def _run(self):
@@ -194,9 +198,17 @@ class _FsyncWorker:
 
 
 _FSYNC = _FsyncWorker()
-# A forked child has no fsync thread and must not wait for its parent's syncs.
-os.register_at_fork(after_in_child=lambda: (
-    _Durability._unfinished.clear(), _FSYNC.__init__()))
+
+
+def _after_fork_in_child():
+    """A forked child has no fsync thread and must not wait for its
+    parent's syncs (nor for a lock another parent thread held)."""
+    _Durability._lock = threading.Lock()
+    _Durability._unfinished = set()
+    _FSYNC.__init__()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def wait_for_snapshots():

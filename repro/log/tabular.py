@@ -51,7 +51,7 @@ def _afterpoint(text):
 def _value_column(values):
     """Cells of the value column, as tabulate's "simple" format shows them:
     numbers (floats as ``%g``) lined up on the decimal point, else text."""
-    if not all(isinstance(v, numbers.Number) for v in values) or \
+    if not all(isinstance(v, numbers.Real) for v in values) or \
             all(isinstance(v, bool) for v in values):
         cells = [str(v) for v in values]
         return [c.ljust(max(map(len, cells))) for c in cells]

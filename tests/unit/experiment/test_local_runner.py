@@ -202,9 +202,11 @@ def test_setup_checks_the_algorithm_at_once(tmp_path, break_it, message):
         make_runner(tmp_path).setup(algo, NoisyWalk())
 
 
-def test_setup_needs_an_algorithm_with_train(tmp_path):
+def test_setup_needs_an_algorithm_with_train_and_an_environment(tmp_path):
     with pytest.raises(ConfigError, match='train'):
         make_runner(tmp_path).setup(None, NoisyWalk())
+    with pytest.raises(ConfigError, match='reset'):
+        make_runner(tmp_path).setup(ToyAlgo(), None)
 
 
 @pytest.mark.filterwarnings('ignore::repro.log.LoggerWarning')
