@@ -188,3 +188,33 @@ def test_a_failed_fsync_fails_the_experiment(monkeypatch):
         exp()
     assert json.loads((log_dir / 'metadata.json').read_text())['status'] == 'failed'
     assert 'Input/output error' in (log_dir / 'debug.log').read_text()
+
+
+def test_a_full_disk_fails_that_save_and_keeps_the_previous_snapshot(tmp_path):
+    """A write error (here EFBIG from a file-size limit, as ENOSPC would be)
+    is raised by the save that hit it; the old params.pkl stays whole."""
+    import errno
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.conftest import ROOT
+    code = textwrap.dedent(f'''
+        import os, resource, signal, sys
+        from repro.experiment import Snapshotter
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.RLIM_INFINITY))
+        snapshotter = Snapshotter({str(tmp_path)!r}, 'last')
+        snapshotter.save_itr_params(0, 'small')
+        try:
+            snapshotter.save_itr_params(1, b'x' * 200_000)
+        except OSError as exc:
+            print('raised', exc.errno)
+        snapshotter.wait()
+    ''')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ['raised', str(errno.EFBIG)]
+    assert os.listdir(tmp_path) == ['params.pkl']
+    assert load_file(tmp_path / 'params.pkl') == 'small'
