@@ -15,6 +15,7 @@ import platform
 import time
 
 import library
+import snapshot
 import replay
 import run
 import source
@@ -27,7 +28,7 @@ def main():
     args = parser.parse_args()
     out = pathlib.Path(args.write).resolve() if args.write else None  # benches chdir
     start = time.perf_counter()
-    rows = run.rows() + source.rows() + library.rows() + replay.rows()
+    rows = run.rows() + source.rows() + library.rows() + snapshot.rows() + replay.rows()
     minutes = (time.perf_counter() - start) / 60
     text = table(rows)
     print(text)
@@ -43,7 +44,7 @@ def document(text, minutes, name):
             f'{datetime.date.today().isoformat()}, on a {os.cpu_count()}-core '
             f'{platform.machine()} machine with a local Docker Engine, in {minutes:.0f} '
             'minutes. How each figure is measured: the docstrings of bench/run.py, '
-            'bench/source.py, bench/library.py and bench/replay.py. Why a goal is not '
+            'bench/source.py, bench/library.py, bench/snapshot.py and bench/replay.py. Why a goal is not '
             'met: README.md, section Benchmarks.\n\n' + text + '\n')
 
 
