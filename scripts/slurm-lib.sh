@@ -20,6 +20,13 @@ alive() {
     [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ]
 }
 need_root() { [ "$(id -u)" -eq 0 ] || die "run as root"; }
+# One of slurm-up/down/node at a time (two munged or slurmctld would clash).
+# Every daemon is started with 9>&- so that none inherits the lock.
+lock_cluster() {
+    mkdir -p "$RUN"
+    exec 9>"$RUN/lock"
+    flock -w 120 9 || die "another slurm-up/down/node still runs after 120 s"
+}
 is_node() { local n; for n in "${NODES[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
 
 node_sock() { echo "/run/repro-docker-$1.sock"; }
@@ -39,7 +46,7 @@ start_slurmd() {
     # shellcheck disable=SC2016  # $$ and $1 are the inner sh's
     setsid -f sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidf" \
         unshare --pid --fork --kill-child --mount-proc --propagation slave \
-        tini -- slurmd -D -N "$n" >>"$LOG/slurmd-$n-stdout.log" 2>&1 </dev/null
+        tini -- slurmd -D -N "$n" >>"$LOG/slurmd-$n-stdout.log" 2>&1 </dev/null 9>&-
     for _ in $(seq 50); do [ -s "$pidf" ] && break; sleep 0.1; done
     STARTED_AT[$n]=$(date +%s)
 }
