@@ -21,6 +21,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 
 from repro.errors import ConfigError, EngineError, ReproError, SlurmError
 
@@ -172,6 +173,7 @@ def task(store_root, sweep_ref, index, *, connect, progress):
     from repro.execute import sweep as sweeps
     from repro.execute.runspec import RunIO, StopSignal
     from repro.store.runs import RunStore
+    entered = time.perf_counter()
     store = RunStore(store_root)
     if not os.path.isdir(store.root):
         raise ConfigError(f'the run store {store.root} is not visible on node {node_name()}',
@@ -197,9 +199,12 @@ def task(store_root, sweep_ref, index, *, connect, progress):
         signal.signal(signum, on_signal)
     spec = sweeps.member_spec(record, member, node=node_name(), attempt=len(attempts) + 1,
                               job=os.environ.get('SLURM_JOB_ID'))
+    started = time.perf_counter()
     result = sweeps.execute_member(engine, store, spec, prepared,
                                    RunIO(sys.stdout.buffer, progress, stop))
-    progress(f'member {index}: {result.status} {result.run_id}')
+    progress(f'member {index}: {result.status} {result.run_id} '
+             f'in {time.perf_counter() - started:.2f} s '
+             f'(after {started - entered:.2f} s of checks)')
     if WARNING in signalled:
         progress('the time limit is near: asking Slurm to requeue this member')
         requeue_self()

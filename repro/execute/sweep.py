@@ -32,7 +32,7 @@ from repro.execute.sweepplan import MAX_MEMBERS, count, member_args, members, pa
     parse_seeds
 
 ENGINES = ('local', 'slurm')
-POLL_SECONDS = 2   # how often a Slurm sweep's progress is read while waiting
+POLL_SECONDS = 1   # how often a Slurm sweep's progress is read while waiting
 
 
 class SweepResult(NamedTuple):
