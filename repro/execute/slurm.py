@@ -108,6 +108,23 @@ def task_states(job_ids):
     return states
 
 
+def launch_failures(job_ids):
+    """``(index, node)`` of tasks Slurm could not even start (JobLaunchFailure:
+    typically an output file on storage the node cannot see), while Slurm
+    still remembers them (MinJobAge)."""
+    found = []
+    for job in job_ids:
+        try:
+            out = _run(['scontrol', 'show', 'job', '-o', job], 'scontrol show job').stdout
+        except SlurmError:
+            continue
+        for line in out.splitlines():
+            fields = dict(f.split('=', 1) for f in line.split() if '=' in f)
+            if fields.get('Reason') == 'JobLaunchFailure':
+                found.append((fields.get('ArrayTaskId'), fields.get('NodeList')))
+    return found
+
+
 def cancel(job_ids):
     if job_ids:
         _run(['scancel', *job_ids], 'scancel')

@@ -195,3 +195,21 @@ def test_resume_after_a_cancel_runs_only_what_is_missing(cluster, tmp_path):
     assert sorted(i for i, s, _ in after if s == 'succeeded') == [0, 1, 2, 3]
     assert all(sum(1 for j, _, _ in after if j == i) == 1 for i in succeeded_before)
     assert containers_left(sweep_id) == {n: [] for n in NODES}
+
+
+def test_a_store_the_nodes_cannot_see_is_named(cluster, tmp_path):
+    """A file system mounted after the nodes started is not in their mount
+    namespace: the tasks cannot start, and the sweep says why."""
+    if os.geteuid() != 0:
+        pytest.skip('mounting a tmpfs needs root')
+    proj, hidden = project(tmp_path), tmp_path / 'hidden'
+    hidden.mkdir()
+    subprocess.run(['mount', '-t', 'tmpfs', 'tmpfs', str(hidden)], check=True)
+    try:
+        result = repro('sweep', 'member.py', '--engine', 'slurm', '--seeds', '0-1', '--',
+                       '--seed', '{seed}', cwd=proj, home=hidden / 'store', check=False)
+    finally:
+        subprocess.run(['umount', str(hidden)], check=True)
+    assert result.returncode == 1
+    assert last_line(result.stdout)[1] == '0/2'
+    assert 'is the store' in result.stderr and 'every node mounts' in result.stderr
