@@ -3,18 +3,14 @@
 
     python bench/library.py [--reps 3] [--epochs 6]
 
-(``python bench/all.py`` runs every benchmark and writes docs/BENCHMARKS.md.)
+(``python bench/all.py`` runs every benchmark and writes docs/BENCHMARKS.md;
+the snapshot cost is bench/snapshot.py.)
 
 1. Determinism cost: the VPG example's training time with deterministic
    kernels on / off (goal <= 1.05 on CPU). After a warm-up run, runs go in
    on-off-off-on blocks so drift in machine speed and warm-up hit both modes
    equally; the figure is the ratio of the medians.
-2. Snapshot cost: one ``Snapshotter.save_itr_params`` of the VPG runner's
-   real snapshot / a bare ``cloudpickle.dumps`` of the same object
-   (goal <= 1.1), timed on the training thread with the previous background
-   write finished (as an epoch of training between saves ensures); save plus
-   waiting until the file is durable is reported beside it.
-3. Learning: seconds of training until the VPG example's AverageReturn first
+2. Learning: seconds of training until the VPG example's AverageReturn first
    reaches 150 with its default settings (goal <= 60 s on 2 CPU cores).
 """
 import argparse
@@ -29,7 +25,7 @@ import types
 
 from common import ROOT, table
 
-from repro.experiment import LocalRunner, Snapshotter, deterministic
+from repro.experiment import LocalRunner, deterministic
 from repro.log import LogOutput, TabularInput, logger
 
 NO_ARCHIVE = {'archive_launch_repo': False}
@@ -106,29 +102,6 @@ def vpg_snapshot(vpg, log_root):
     return runner._snapshot(), ctxt.snapshot_dir
 
 
-def bench_snapshot(vpg, log_root, n=200):
-    """Median time of dumps, of save on the training thread, and of save+wait.
-
-    In training an epoch separates two saves, so the previous background
-    write has finished; ``wait()`` outside the timed region reproduces that.
-    ``save+wait`` is the cost when the caller needs the file durable at once.
-    """
-    import cloudpickle
-    params, snapshot_dir = vpg_snapshot(vpg, log_root)
-    snapshotter = Snapshotter(snapshot_dir, 'last')
-    dumps, saves, durable = [], [], []
-    for i in range(n):  # interleaved, so all see the same machine state
-        start = time.perf_counter()
-        cloudpickle.dumps(params)
-        dumps.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        snapshotter.save_itr_params(i, params)
-        saves.append(time.perf_counter() - start)
-        snapshotter.wait()
-        durable.append(time.perf_counter() - start)
-    return [statistics.median(x) for x in (dumps, saves, durable)]
-
-
 def bench_learning(vpg, log_root):
     timer = ReturnTimer()
     original_add = logger.add_output
@@ -155,19 +128,12 @@ def rows(reps=3, epochs=6):
     with tempfile.TemporaryDirectory() as log_root:
         print('determinism on/off ...', flush=True)
         on, off, det_ratio = bench_determinism(vpg, reps, epochs, log_root)
-        print('snapshot save vs cloudpickle.dumps ...', flush=True)
-        dump, save, durable = bench_snapshot(vpg, log_root)
         print('VPG time to AverageReturn >= 150 ...', flush=True)
         reached, (total, final) = bench_learning(vpg, log_root)
     return [
         ('Determinism cost, VPG example, flags on ÷ off (CPU)', f'{det_ratio:.3f} '
          f'({on:.2f} s ÷ {off:.2f} s, median of {2 * reps} runs each, {epochs} epochs)',
          '≤ 1.05', det_ratio <= 1.05),
-        ('Snapshot save ÷ cloudpickle.dumps (training thread)', f'{save / dump:.3f} '
-         f'({save * 1e3:.2f} ms ÷ {dump * 1e3:.2f} ms, median of 200)', '≤ 1.1',
-         save / dump <= 1.1),
-        ('Snapshot save + wait until durable ÷ cloudpickle.dumps', f'{durable / dump:.3f} '
-         f'({durable * 1e3:.2f} ms ÷ {dump * 1e3:.2f} ms, median of 200)', '(reference)', None),
         ('VPG training time to AverageReturn ≥ 150', 'not reached' if reached is None else
          f'{reached:.1f} s (final return {final:.1f} after {total:.1f} s)', '≤ 60 s',
          reached is not None and reached <= 60),

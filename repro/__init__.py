@@ -1,7 +1,8 @@
 """repro: reproducible machine-learning and RL experiment runs.
 
 ``from repro import wrap_experiment, logger, tabular`` for launchers;
-``from repro.experiment import deterministic, LocalRunner`` for training.
+``from repro.experiment import deterministic, LocalRunner`` for training
+(``from repro import Trainer``, garage 2021.03's spelling, works too).
 Attributes load lazily, so ``repro --help`` does not import numpy.
 """
 import importlib
@@ -12,6 +13,8 @@ _EXPORTS = {
     'wrap_experiment': 'repro.experiment.experiment',
     'logger': 'repro.log',
     'tabular': 'repro.log',
+    'LocalRunner': 'repro.experiment.local_runner',
+    'Trainer': 'repro.experiment.local_runner',
 }
 
 __all__ = ['__version__', *_EXPORTS]

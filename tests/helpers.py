@@ -7,6 +7,7 @@ import csv
 import hashlib
 import os
 import subprocess
+import types
 
 import numpy as np
 
@@ -32,11 +33,13 @@ class Box:
 
 
 class NoisyWalk:
-    """1-D random walk: reward = -|x|; terminates outside [-3, 3]."""
+    """1-D random walk: reward = -|x|; terminates outside [-3, 3].
 
-    spec = None
+    ``spec.max_episode_steps`` is its time limit, as ``gymnasium.make`` sets it.
+    """
 
     def __init__(self, max_steps=20):
+        self.spec = types.SimpleNamespace(max_episode_steps=max_steps)
         self.action_space = Discrete(2)
         self.observation_space = Box((1,))
         self.max_steps = max_steps

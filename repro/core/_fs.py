@@ -8,6 +8,32 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def open_temp_beside(path, mode='wb'):
+    """A new hidden temporary file in *path*'s directory: ``(file, its path)``.
+
+    Same directory, so ``os.replace`` onto *path* is an atomic rename.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp', dir=directory)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; use normal perms
+        return os.fdopen(fd, mode), tmp
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+
+
+def fsync_dir(directory):
+    """Make renames and new names in *directory* durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 @contextlib.contextmanager
 def atomic_writer(path, mode='wb', fsync=True):
     """Open a temporary file beside *path*; on success move it over *path*.
@@ -16,23 +42,16 @@ def atomic_writer(path, mode='wb', fsync=True):
     truncated one, even if the process dies mid-write. ``fsync`` also makes
     the new content survive a power loss before the rename is visible.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp', dir=directory)
+    f, tmp = open_temp_beside(path, mode)
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; use normal perms
-        with os.fdopen(fd, mode) as f:
+        with f:
             yield f
             f.flush()
             if fsync:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
         if fsync:  # make the rename itself durable too
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            fsync_dir(os.path.dirname(os.path.abspath(path)))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -44,6 +44,26 @@ def git_info(root):
     }
 
 
+def githash(root, exclude=None):
+    """garage's ``githash``: HEAD's commit, plus ``-dirty`` when ``git status
+    --short`` lists anything (untracked files too, as garage counts them).
+
+    Unlike garage, the experiment's own log directory (``exclude``), which
+    exists by then, does not make the tree dirty.
+    """
+    head = _git(root, 'rev-parse', '--verify', '-q', 'HEAD')
+    if not head:
+        return None
+    pathspec = []
+    if exclude:
+        rel = os.path.relpath(os.path.abspath(exclude), root)
+        if not rel.startswith(os.pardir):
+            pathspec = ['--', '.', f':(exclude){rel}']
+    status = _git(root, 'status', '--short', *pathspec)
+    dirty = status is None or bool(status.strip())
+    return head.decode().strip() + ('-dirty' if dirty else '')
+
+
 def launch_files(root):
     """Tracked plus untracked-not-ignored files, relative to ``root``, sorted."""
     out = _git(root, 'ls-files', '-z', '--cached', '--others', '--exclude-standard')

@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import secrets
 import time
+import warnings
 
 import cloudpickle
 
@@ -25,6 +26,10 @@ class ExperimentStats:
     total_epoch: int = 0
     last_episode: object = None
 
+    @property
+    def last_path(self):  # garage 2020.06's name
+        return self.last_episode
+
 
 @dataclasses.dataclass
 class TrainArgs:
@@ -34,6 +39,71 @@ class TrainArgs:
     store_episodes: bool = False
     pause_for_plot: bool = False
     start_epoch: int = 0
+
+    @property
+    def store_paths(self):  # garage 2020.06's name
+        return self.store_episodes
+
+    @store_paths.setter
+    def store_paths(self, value):
+        self.store_episodes = value
+
+
+def _store_episodes(store_episodes, store_paths):
+    """``store_paths`` (garage 2020.06) as an alias of ``store_episodes``."""
+    if store_paths is None:
+        return store_episodes
+    if store_episodes is not None:
+        raise ConfigError('pass store_episodes or store_paths (its old name), not both')
+    warnings.warn('store_paths is garage 2020.06\'s name; use store_episodes',
+                  DeprecationWarning, stacklevel=3)
+    return store_paths
+
+
+def episode_length(algo, env):
+    """The longest episode the sampler may collect.
+
+    ``algo.max_episode_length``, else ``algo.max_path_length`` (garage
+    2020.06's name), else the environment's time limit
+    (``env.spec.max_episode_steps``, gymnasium's). The environment's own
+    limit applies as well. With none of them an episode might never end.
+    """
+    for owner, name in ((algo, 'max_episode_length'), (algo, 'max_path_length'),
+                        (getattr(env, 'spec', None), 'max_episode_steps')):
+        length = getattr(owner, name, None)
+        if length is None:
+            continue
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ConfigError(f'{name} must be a positive int, got {length!r}')
+        return length
+    raise ConfigError('no episode length: set algo.max_episode_length or '
+                      'algo.max_path_length, or give the environment a time limit '
+                      '(env.spec.max_episode_steps, e.g. gymnasium.make(..., '
+                      'max_episode_steps=N))')
+
+
+def algo_policy(algo):
+    """The policy the sampler runs: the exploration policy, else the policy."""
+    return getattr(algo, 'exploration_policy', None) or getattr(algo, 'policy', None)
+
+
+def check_setup(algo, env, worker_class):
+    """Fail in setup, not at the first sample, for what cannot be trained."""
+    from repro.sampler import DefaultWorker
+    if not callable(getattr(algo, 'train', None)):
+        raise ConfigError(f'the algorithm ({type(algo).__name__}) needs a train(runner) method')
+    if not (callable(getattr(env, 'reset', None)) and callable(getattr(env, 'step', None))):
+        raise ConfigError(f'the environment ({type(env).__name__}) needs reset() and '
+                          'step(action), as a gymnasium environment has')
+    episode_length(algo, env)
+    policy = algo_policy(algo)
+    if policy is None:
+        raise ConfigError(f'the algorithm ({type(algo).__name__}) has no policy: '
+                          'set algo.policy (or algo.exploration_policy)')
+    if issubclass(worker_class, DefaultWorker) and not callable(
+            getattr(policy, 'get_action', None)):
+        raise ConfigError(f'the policy ({type(policy).__name__}) needs a '
+                          'get_action(observation) method')
 
 
 @dataclasses.dataclass
@@ -76,10 +146,16 @@ class LocalRunner:
               worker_class=None, worker_args=None):
         """Set the algorithm and environment and build the sampler.
 
+        Checks at once what training needs (:func:`check_setup`): an
+        algorithm with ``train`` and a policy, an environment, an episode
+        length; a ConfigError (a ValueError) says what is missing.
+
         The sampler's workers are seeded from the seed given to
         ``deterministic.set_seed``; without one, a fresh seed is drawn, logged
         and stored in snapshots so the run can still be repeated.
         """
+        from repro.sampler import DefaultWorker
+        check_setup(algo, env, worker_class or getattr(algo, 'worker_cls', DefaultWorker))
         seed = deterministic.get_seed()
         if seed is None:
             seed = secrets.randbits(32)
@@ -101,27 +177,24 @@ class LocalRunner:
             factory = WorkerFactory(seed=seed, n_workers=n_workers,
                                     worker_class=self._worker_class,
                                     worker_args=self._worker_args,
-                                    max_episode_length=self._max_episode_length(algo, env))
+                                    max_episode_length=episode_length(algo, env))
             sampler = sampler_cls(self._policy(), env, worker_factory=factory,
                                   **sampler_args)
         self._sampler = sampler
         self._setup_args = SetupArgs(sampler_cls, sampler_args, seed, determinism)
         self._has_setup = True
 
-    @staticmethod
-    def _max_episode_length(algo, env):
-        length = getattr(algo, 'max_episode_length', None)
-        spec = getattr(env, 'spec', None)
-        return length or getattr(spec, 'max_episode_steps', None)
-
     def _policy(self):
-        return (getattr(self._algo, 'exploration_policy', None)
-                or getattr(self._algo, 'policy', None))
+        return algo_policy(self._algo)
 
     # -- training ----------------------------------------------------------
-    def train(self, n_epochs, batch_size=None, plot=False, store_episodes=False,
-              pause_for_plot=False):
-        """Run ``algo.train(self)`` for ``n_epochs``; returns what it returns."""
+    def train(self, n_epochs, batch_size=None, plot=False, store_episodes=None,
+              pause_for_plot=False, *, store_paths=None):
+        """Run ``algo.train(self)`` for ``n_epochs``; returns what it returns.
+
+        ``store_paths`` is garage 2020.06's name of ``store_episodes``.
+        """
+        store_episodes = bool(_store_episodes(store_episodes, store_paths))
         if not self._has_setup:
             raise NotSetupError('Use setup() to set up the runner before training.')
         self._train_args = TrainArgs(n_epochs=n_epochs, batch_size=batch_size, plot=plot,
@@ -130,8 +203,12 @@ class LocalRunner:
         return self._run_algo()
 
     def resume(self, n_epochs=None, batch_size=None, plot=None, store_episodes=None,
-               pause_for_plot=None):
-        """Continue after :meth:`restore`, optionally with more epochs."""
+               pause_for_plot=None, *, store_paths=None):
+        """Continue after :meth:`restore`, optionally with more epochs.
+
+        ``store_paths`` is garage 2020.06's name of ``store_episodes``.
+        """
+        store_episodes = _store_episodes(store_episodes, store_paths)
         if self._train_args is None:
             raise NotSetupError('You must call restore() before resume().')
         args = self._train_args
@@ -203,6 +280,14 @@ class LocalRunner:
         episodes = self._sampler.obtain_samples(itr, batch_size, agent_update, env_update)
         self._stats.total_env_steps += episodes.n_steps
         return episodes
+
+    def obtain_samples(self, itr, batch_size=None, agent_update=None, env_update=None):
+        """garage 2020.06's call: :meth:`obtain_episodes` as a list of path dicts.
+
+        Each dict has ``observations``, ``next_observations``, ``actions``,
+        ``rewards``, ``env_infos``, ``agent_infos`` and ``dones``.
+        """
+        return self.obtain_episodes(itr, batch_size, agent_update, env_update).to_list()
 
     # -- snapshots ---------------------------------------------------------
     def _snapshot(self):

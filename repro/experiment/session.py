@@ -85,8 +85,7 @@ class ExperimentSession:
     def __enter__(self):
         # A nested experiment gets its own outputs; the outer ones come back
         # untouched when it ends.
-        self._outer = logger.detach(), tabular.as_dict
-        tabular.clear()
+        self._outer = logger.detach(), tabular.detach()
         try:
             self._capture_streams()
             logger.add_output(TextOutput(self.path('debug.log')))
@@ -139,7 +138,7 @@ class ExperimentSession:
                 self._pushed = False
             outer_logger, outer_tabular = self._outer
             logger.attach(outer_logger)
-            tabular.load(outer_tabular)
+            tabular.attach(outer_tabular)
             if self._saved_streams is not None:
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -157,9 +156,10 @@ class ExperimentSession:
         sys.stderr = _Tee(sys.stderr, self._stream_file)
 
     def _write_variant(self):
-        params = experiment_parameters(self._signature, self._kwargs)
+        """garage's flat ``{parameter: value}``, defaults included (garage
+        wrote only the passed ones; which those were is in metadata.json)."""
         dump_json(self.path('variant.json'),
-                  {'parameters': params, 'passed': sorted(self._kwargs)})
+                  experiment_parameters(self._signature, self._kwargs))
 
     def _write_metadata(self, status):
         launcher = inspect.getsourcefile(self._function) or sys.argv[0]
@@ -171,6 +171,8 @@ class ExperimentSession:
             'function': self._function.__qualname__,
             'launcher': os.path.relpath(launcher, root) if root else launcher,
             'argv': list(sys.argv),
+            'passed_parameters': sorted(self._kwargs),
+            'githash': launch.githash(root, exclude=self.log_dir) if root else None,
             'git': launch.git_info(root) if root else None,
             'options': {k: v for k, v in self._options.items()},
             'python': platform.python_version(),

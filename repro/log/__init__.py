@@ -4,7 +4,7 @@
 """
 from repro.log.logger import Logger, LoggerWarning
 from repro.log.outputs import CsvOutput, LogOutput, StdOutput, TextOutput
-from repro.log.tabular import TabularInput
+from repro.log.tabular import TabularInput, TabularInputWarning
 from repro.log.tensorboard import TensorBoardOutput
 
 logger = Logger()
@@ -25,4 +25,4 @@ logger._singleton_name, tabular._singleton_name = 'logger', 'tabular'
 
 __all__ = ['logger', 'tabular', 'Logger', 'LoggerWarning', 'LogOutput',
            'StdOutput', 'TextOutput', 'CsvOutput', 'TensorBoardOutput',
-           'TabularInput']
+           'TabularInput', 'TabularInputWarning']

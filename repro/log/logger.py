@@ -1,10 +1,12 @@
 """The global logger: routes messages and tabular data to outputs.
 
-Modelled on dowel (garage's logger): ``logger.log(x)`` hands ``x`` to every
-output that accepts its type, ``logger.dump_all(step)`` ends an epoch.
+dowel 0.0.3's Logger (garage's): ``logger.log(x)`` hands ``x`` to every
+output that accepts its type, ``logger.dump_all(step)`` ends an epoch. Unlike
+dowel, removing an output also closes it.
 """
 import warnings
 
+from repro.log.outputs import LogOutput
 from repro.log.prefix import PrefixStack
 
 
@@ -19,8 +21,7 @@ class Logger(PrefixStack):
         self._outputs = []
         super().__init__()
         self._warned = set()
-        self.disable_warnings = False
-
+        self._disable_warnings = False
 
     def __reduce__(self):
         name = getattr(self, '_singleton_name', None)
@@ -38,7 +39,7 @@ class Logger(PrefixStack):
             if isinstance(data, output.types_accepted):
                 output.record(data, prefix=self._prefix_str)
                 taken = True
-        if self._outputs and not taken:
+        if not taken:
             self._warn(f'Log data of type {type(data).__name__} was not '
                        'accepted by any output')
 
@@ -46,7 +47,14 @@ class Logger(PrefixStack):
         """Add an output instance (a class is an error: outputs need arguments)."""
         if isinstance(output, type):
             raise ValueError('Output object must be instantiated - don\'t pass a type.')
+        if not isinstance(output, LogOutput):
+            raise ValueError('Output object must be a subclass of LogOutput')
         self._outputs.append(output)
+
+    def reset_output(self, output):
+        """Replace the outputs of ``output``'s type with ``output``."""
+        self.remove_output_type(type(output), keep=output)
+        self.add_output(output)
 
     def remove_all(self):
         """Flush, close and forget every output."""
@@ -74,10 +82,12 @@ class Logger(PrefixStack):
         self._outputs, self._prefixes = state
         self._prefix_str = ''.join(self._prefixes)
 
-    def remove_output_type(self, output_type):
+    def remove_output_type(self, output_type, keep=None):
+        """Remove (and close) the outputs of ``output_type``, but ``keep``."""
         for output in [o for o in self._outputs if isinstance(o, output_type)]:
-            output.close()
             self._outputs.remove(output)
+            if output is not keep:
+                output.close()
 
     def has_output_type(self, output_type):
         return any(isinstance(o, output_type) for o in self._outputs)
@@ -92,7 +102,11 @@ class Logger(PrefixStack):
             if isinstance(output, output_type):
                 output.dump(step=step)
 
+    def disable_warnings(self):
+        """Stop the LoggerWarnings (dowel's method)."""
+        self._disable_warnings = True
+
     def _warn(self, msg):
-        if not self.disable_warnings and msg not in self._warned:
-            self._warned.add(msg)
+        if not self._disable_warnings and msg not in self._warned:
             warnings.warn(msg, LoggerWarning, stacklevel=3)
+        self._warned.add(msg)

@@ -1,4 +1,8 @@
-"""Log outputs: standard output, a text file and a CSV file."""
+"""Log outputs: standard output, a text file and a CSV file (dowel's).
+
+Each takes the types in ``types_accepted`` and raises ValueError for any
+other; for a TabularInput it marks the keys it took.
+"""
 import csv
 import datetime
 import io
@@ -22,6 +26,10 @@ class LogOutput:
     def record(self, data, prefix=''):
         raise NotImplementedError
 
+    def check_type(self, data):
+        if not isinstance(data, self.types_accepted):
+            raise ValueError('Unacceptable type.')
+
     def dump(self, step=None):
         """Write what was recorded since the last dump (default: nothing)."""
 
@@ -38,10 +46,12 @@ class StdOutput(LogOutput):
         self._with_timestamp = with_timestamp
 
     def record(self, data, prefix=''):
+        self.check_type(data)
         if isinstance(data, str):
             print(_stamp(prefix, data) if self._with_timestamp else prefix + data)
         else:
             print(str(data))
+            data.mark_str()
 
     def dump(self, step=None):
         sys.stdout.flush()
@@ -58,10 +68,12 @@ class TextOutput(LogOutput):
         self._with_timestamp = with_timestamp
 
     def record(self, data, prefix=''):
+        self.check_type(data)
         if isinstance(data, str):
             text = _stamp(prefix, data) if self._with_timestamp else prefix + data
         else:
             text = str(data)
+            data.mark_str()
         self._file.write(text + '\n')
 
     def dump(self, step=None):
@@ -73,12 +85,14 @@ class TextOutput(LogOutput):
 
 
 class CsvOutput(LogOutput):
-    """One row per dump in ``progress.csv``; columns are sorted keys.
+    """One row per ``logger.log(tabular)`` in ``progress.csv``, as in dowel.
 
-    A key that first appears after the first row does not get dropped (as
-    dowel does): the file is rewritten with the wider header and earlier rows
-    get an empty cell. Only deterministic values belong here, so two runs with
-    the same seed give byte-identical files.
+    Unlike dowel, columns are the sorted keys (dowel's order changes with
+    PYTHONHASHSEED), and a key that first appears after the first row is
+    kept: the file is rewritten with the wider header and earlier rows get
+    an empty cell (dowel drops the key with a warning). A record with no
+    primitive value writes no row. Only deterministic values belong here, so
+    two runs with the same seed give byte-identical files.
     """
 
     types_accepted = (TabularInput,)
@@ -89,21 +103,22 @@ class CsvOutput(LogOutput):
         self._file = open(file_name, 'w', encoding='utf-8', newline='')
         self._fieldnames = []
         self._rows = []
-        self._pending = None
 
     def record(self, data, prefix=''):
-        self._pending = data.as_primitive_dict
-
-    def dump(self, step=None):
-        if self._pending is None:
+        self.check_type(data)
+        row = data.as_primitive_dict
+        for key in row:
+            data.mark(key)
+        if not row:
             return
-        row, self._pending = self._pending, None
         self._rows.append(row)
         if set(row) - set(self._fieldnames):
             self._fieldnames = sorted(set(self._fieldnames) | set(row))
             self._rewrite()
         else:
             self._write_rows(self._file, [row], header=False)
+
+    def dump(self, step=None):
         self._file.flush()
 
     def _write_rows(self, f, rows, header):
@@ -122,6 +137,5 @@ class CsvOutput(LogOutput):
         self._file = open(self._path, 'a', encoding='utf-8', newline='')
 
     def close(self):
-        self.dump()
         if not self._file.closed:
             self._file.close()

@@ -6,9 +6,12 @@ only need three message shapes, so they are encoded by hand here; the files
 are read back by tensorboard's own ``EventAccumulator`` in the tests.
 """
 import itertools
+import numbers
 import os
 import struct
 import time
+
+import numpy as np
 
 from repro.log.outputs import LogOutput
 from repro.log.tabular import TabularInput
@@ -124,24 +127,27 @@ class TensorBoardOutput(LogOutput):
     def __init__(self, log_dir, x_axis=None):
         self._writer = EventFileWriter(log_dir)
         self._x_axis = x_axis
-        self._pending = None
+        self._pending = []  # one dict per logger.log(tabular) since the last dump
 
     @property
     def path(self):
         return self._writer.path
 
     def record(self, data, prefix=''):
-        self._pending = {k: float(v) for k, v in data.as_primitive_dict.items()
-                         if not isinstance(v, str)}
+        self.check_type(data)
+        scalars = {k: float(v) for k, v in data.as_primitive_dict.items()
+                   if isinstance(v, (numbers.Real, np.bool_))}
+        for key in scalars:
+            data.mark(key)
+        if scalars:
+            self._pending.append(scalars)
 
     def dump(self, step=None):
-        if self._pending is None:
-            return
-        scalars, self._pending = self._pending, None
-        if self._x_axis in scalars:
-            step = scalars[self._x_axis]
-        self._writer.add_scalars(scalars, step or 0)
-        self._writer.flush()
+        pending, self._pending = self._pending, []
+        for scalars in pending:
+            self._writer.add_scalars(scalars, scalars.get(self._x_axis, step) or 0)
+        if pending:
+            self._writer.flush()
 
     def close(self):
         self.dump()

@@ -79,22 +79,25 @@ class DefaultWorker:
         obs, _ = self._reset()
         if hasattr(self.agent, 'reset'):
             self.agent.reset()
-        observations, actions, rewards, terms, timeouts, infos = [], [], [], [], [], []
+        observations, actions, rewards, terms, timeouts = [], [], [], [], []
+        agent_infos, env_infos = [], []
         limit = self.max_episode_length or math.inf
         while True:
             action, info = self.agent.get_action(obs)
-            next_obs, reward, terminated, truncated, _ = self.env.step(action)
+            next_obs, reward, terminated, truncated, env_info = self.env.step(action)
             truncated = bool(truncated) or len(rewards) + 1 >= limit
             observations.append(obs)
             actions.append(action)
             rewards.append(reward)
             terms.append(bool(terminated))
             timeouts.append(truncated and not terminated)
-            infos.append(info)
+            agent_infos.append(info)
+            env_infos.append(env_info)
             obs = next_obs
             if terminated or truncated:
                 return EpisodeBatch.from_episode(observations, actions, rewards,
-                                                 terms, timeouts, obs, infos)
+                                                 terms, timeouts, obs, agent_infos,
+                                                 env_infos)
 
 
 class WorkerFactory:

@@ -68,7 +68,26 @@ def test_modified_tracked_file_marks_dirty(repo):
     (repo / 'tracked.py').write_text('x = 2\n')
     log_dir = repo / 'data' / 'run'
     run_launcher(repo, log_dir)
-    assert json.loads((log_dir / 'metadata.json').read_text())['git']['dirty'] is True
+    meta = json.loads((log_dir / 'metadata.json').read_text())
+    assert meta['git']['dirty'] is True
+    assert meta['githash'].endswith('-dirty')
+
+
+def head(repo):
+    return subprocess.run(['git', '-C', str(repo), 'rev-parse', 'HEAD'],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_githash_is_head_and_dirty_as_garage_counts_it(repo):
+    """garage's get_metadata: ``git rev-parse HEAD`` plus '-dirty' when
+    ``git status --short`` prints anything; untracked files count."""
+    run_launcher(repo, repo / 'data' / 'run')
+    meta = json.loads((repo / 'data' / 'run' / 'metadata.json').read_text())
+    assert meta['githash'] == head(repo) + '-dirty'  # untracked.py
+    (repo / 'untracked.py').unlink()
+    run_launcher(repo, repo / 'results' / 'run')  # not ignored: its own files
+    meta = json.loads((repo / 'results' / 'run' / 'metadata.json').read_text())
+    assert meta['githash'] == head(repo)  # ...do not make the tree dirty
 
 
 def test_large_files_are_listed_with_a_warning_not_dropped_silently(repo, monkeypatch):

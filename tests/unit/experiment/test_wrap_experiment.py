@@ -45,10 +45,15 @@ def test_existing_dir_gets_suffix_unless_use_existing_dir():
     assert pathlib.Path(same.snapshot_dir).name == 'my_exp'
 
 
-def test_variant_has_all_parameters_and_which_were_passed():
+def test_variant_is_garages_flat_dict_with_defaults_and_metadata_says_what_was_passed():
+    """garage's variant.json is the flat dict of the call's keyword arguments
+    (``json.load(f)['seed']`` works); repro adds the defaults, and lists the
+    passed names in metadata.json."""
     ctxt = my_exp(seed=9)
     variant = json.loads(pathlib.Path(ctxt.snapshot_dir, 'variant.json').read_text())
-    assert variant == {'parameters': {'seed': 9, 'lr': 0.5}, 'passed': ['seed']}
+    assert variant == {'seed': 9, 'lr': 0.5}
+    meta = json.loads(pathlib.Path(ctxt.snapshot_dir, 'metadata.json').read_text())
+    assert meta['passed_parameters'] == ['seed']
 
 
 def test_metadata_records_seed_determinism_and_launcher():
@@ -192,7 +197,7 @@ def test_awkward_parameter_values_still_give_valid_json():
 
     ctxt = odd(p={(1, 2): 3, 1: 'a', 'b': float('nan')}, x=float('inf'))
     variant = json.loads(pathlib.Path(ctxt.snapshot_dir, 'variant.json').read_text())
-    assert variant['parameters'] == {'p': {'(1, 2)': 3, '1': 'a', 'b': 'nan'}, 'x': 'inf'}
+    assert variant == {'p': {'(1, 2)': 3, '1': 'a', 'b': 'nan'}, 'x': 'inf'}
 
 
 @pytest.mark.parametrize('options', [

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -25,7 +27,7 @@ def test_csv_keeps_keys_that_appear_after_the_first_dump(tmp_path):
     assert path.read_text() == 'a,late\n1,\n2,0.5\n,7\n'
 
 
-def test_csv_has_one_row_per_dump_and_is_readable_while_running(tmp_path):
+def test_csv_has_one_row_per_log_and_is_readable_after_each_dump(tmp_path):
     path = tmp_path / 'progress.csv'
     log, tab = Logger(), TabularInput()
     log.add_output(CsvOutput(str(path)))
@@ -49,13 +51,15 @@ def test_tabular_keeps_only_primitive_values_for_files():
 
 
 def test_tabular_prefix_and_misc_stats():
+    """dowel: the prefix applies to misc stats; 'back' (the default) puts
+    the statistic after the key."""
     tab = TabularInput()
     with tab.prefix('Eval/'):
         tab.record_misc_stat('Return', [1.0, 2.0, 3.0])
     d = tab.as_dict
-    assert d['Eval/AverageReturn'] == 2.0
-    assert d['Eval/MaxReturn'] == 3.0 and d['Eval/MinReturn'] == 1.0
-    assert 'Eval/StdReturn' in d and 'Eval/MedianReturn' in d
+    assert d['Eval/ReturnAverage'] == 2.0
+    assert d['Eval/ReturnMax'] == 3.0 and d['Eval/ReturnMin'] == 1.0
+    assert 'Eval/ReturnStd' in d and 'Eval/ReturnMedian' in d
 
 
 def test_text_output_has_prefix_and_table(tmp_path):
@@ -74,7 +78,11 @@ def test_text_output_has_prefix_and_table(tmp_path):
 
 def test_logger_warns_once_without_outputs():
     log = Logger()
-    with pytest.warns(LoggerWarning, match='No outputs'):
+    with pytest.warns(LoggerWarning) as caught:
+        log.log('x')
+    assert 'No outputs' in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
         log.log('x')
 
 
