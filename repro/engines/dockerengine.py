@@ -162,9 +162,8 @@ class DockerEngine:
         import re
         refs = []
         try:
-            conn, response = self._client.stream('POST', '/images/load', {'quiet': '1'},
-                                                 body=chunks)
-            with contextlib.closing(conn):
+            response = self._client.stream('POST', '/images/load', {'quiet': '1'}, body=chunks)
+            with contextlib.closing(response):
                 for message in dockerapi.json_lines(response):
                     if message.get('error') or message.get('errorDetail'):
                         detail = message.get('errorDetail') or {}
@@ -183,8 +182,8 @@ class DockerEngine:
     def save_image(self, ref, out):
         """``docker save`` ``ref`` into the open binary file ``out``."""
         try:
-            conn, response = self._client.stream('GET', f'/images/{quote(ref)}/get')
-            with contextlib.closing(conn):
+            response = self._client.stream('GET', f'/images/{quote(ref)}/get')
+            with contextlib.closing(response):
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
         except APIError as exc:
@@ -240,13 +239,13 @@ class DockerEngine:
         """Attach, wait, start, stream; the exit code once the engine removed it."""
         path = f'/containers/{container_id}'
         try:
-            sock, attached = self._client.attach(f'{path}/attach',
-                                               {'stream': 1, 'stdout': 1, 'stderr': 1})
+            attached = self._client.attach(f'{path}/attach',
+                                           {'stream': 1, 'stdout': 1, 'stderr': 1})
         except (*CUT, APIError) as exc:
             raise EngineError(f'cannot attach to the container: {_reason(exc)}') from None
-        with contextlib.closing(sock), contextlib.closing(attached):
+        with contextlib.closing(attached):
             try:
-                waiter = _Waiter(self._client, f'{path}/wait', sock)
+                waiter = _Waiter(self._client, f'{path}/wait', attached.sock)
             except (*CUT, APIError) as exc:
                 raise EngineError(f'cannot wait for the container: {_reason(exc)}') from None
             try:
@@ -324,8 +323,8 @@ class _Waiter:
 
     def __init__(self, client, path, output_sock):
         self._answer = None
-        self._conn, self._response = client.stream('POST', path, {'condition': 'removed'})
-        self._wait_sock, self._sock = self._conn.sock, output_sock
+        self._response = client.stream('POST', path, {'condition': 'removed'})
+        self._sock = output_sock
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -340,16 +339,16 @@ class _Waiter:
     def result(self):
         """The engine's answer ({StatusCode, Error}), or None if it went away."""
         self._thread.join()
-        self._conn.close()
+        self._response.close()
         return self._answer
 
     def close(self):
         """Give up the wait (the container never started): wake the reader first,
         as closing a stream another thread reads would block until it ends."""
         with contextlib.suppress(OSError):
-            self._wait_sock.shutdown(2)
+            self._response.sock.shutdown(2)
         self._thread.join()
-        self._conn.close()
+        self._response.close()
 
 
 def container_spec(image, command, *, env=None, mounts=(), user=None, network=False,

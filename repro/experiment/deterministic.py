@@ -13,7 +13,6 @@ imported (numpy's import alone costs a script that prints a line more than
 its whole run), before any code can draw from it.
 """
 import contextlib
-import importlib.abc
 import importlib.util
 import os
 import random
@@ -67,8 +66,9 @@ def _seed_numpy(numpy):
     numpy.random.seed(_seed)
 
 
-class _SeedOnImport(importlib.abc.MetaPathFinder):
-    """One-shot finder: when ``module`` is first imported, seed it right after."""
+class _SeedOnImport:
+    """One-shot finder: when ``module`` is first imported, seed it right after.
+    (A finder needs only ``find_spec``; importlib.abc costs the runtime 13 ms.)"""
 
     def __init__(self, module, seed):
         self.module, self.seed = module, seed

@@ -252,9 +252,31 @@ def snapshot_source(path, store):
         raise SourceError(f'cannot snapshot the source: {exc.strerror or exc}') from None
 
 
+def _metadata(repo):
+    """HEAD, the branch and the remote, read in a thread while the tree is
+    built: four git processes that need not wait for the other three.
+    Returns a function that waits and gives (commit, head tree, branch, remote)."""
+    found = {}
+
+    def read():
+        try:
+            found['head'] = (*_head(repo), _branch(repo), _remote(repo))
+        except BaseException as exc:  # noqa: BLE001 - raised by the caller
+            found['error'] = exc
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+
+    def result():
+        thread.join()
+        if 'error' in found:
+            raise found['error']
+        return found['head']
+    return result
+
+
 def _snapshot(repo, store):
     root = repo.root
-    commit, head_tree = _head(repo)
+    metadata = _metadata(repo)
     with tempfile.TemporaryDirectory(prefix='repro-index-') as tmp:
         index = os.path.join(tmp, 'index')
         user_index = os.path.join(repo.git_dir, 'index')
@@ -280,8 +302,9 @@ def _snapshot(repo, store):
              if oid in sizes and sizes[oid][2] > LARGE and mode != '120000']
     warnings = [f'{display(path)} is {size / 2**20:,.0f} MB; it is kept in the run store '
                 'and left out of the source diff' for path, size in large]
-    return SourceSnapshot(root=root, commit=commit, branch=_branch(repo),
-                          remote=_remote(repo), dirty=tree != head_tree, tree=tree,
+    commit, head_tree, branch, remote = metadata()
+    return SourceSnapshot(root=root, commit=commit, branch=branch,
+                          remote=remote, dirty=tree != head_tree, tree=tree,
                           diff=_diff(root, head_tree, tree, [p for p, _ in large]),
                           files=files, new_bytes=new_bytes, warnings=warnings)
 

@@ -182,9 +182,12 @@ class RunStore(ObjectStore):
         self._pins.append(write_pin(self, runner, tree, objects, image_key))
 
     def unpin(self):
+        """Drop this process's pins (sweep members write manifests from many
+        threads: the list is swapped out whole, never popped in a race)."""
         from repro.store.references import drop_pin
-        while self._pins:
-            drop_pin(self._pins.pop())
+        pins, self._pins = self._pins, []
+        for path in pins:
+            drop_pin(path)
 
     def write_attestation(self, run_id, text):
         """Write a run's signed attestation atomically (replacing an older one)."""

@@ -92,3 +92,31 @@ def test_an_unreachable_engine_is_one_line(tmp_path):
         DockerEngine.connect(f'unix://{tmp_path}/none.sock')
     with pytest.raises(EngineError, match='DOCKER_HOST=ssh://h is not supported'):
         DockerEngine.connect('ssh://h')
+
+
+def test_the_reaper_starts_without_site_and_records_a_killed_run(tmp_path, monkeypatch):
+    """The reaper runs with ``-S`` (cheap to start beside a container): repro
+    and the standard library must be all it needs to stop the container and
+    mark the run interrupted."""
+    import subprocess
+    import sys
+
+    from repro.engines import reaper
+    from repro.store.runs import RunStore
+    store = RunStore(str(tmp_path / 'store')).ensure()
+    run_id = store.create_run('train.py', 0)
+    store.write_manifest(run_id, {'format': 1, 'run_id': run_id, 'status': 'running'})
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()
+    fake = FakeDaemon(tmp_path / 'docker.sock')
+    try:
+        argv, env = reaper.command(dead.pid, 'c0ffee', store.root, run_id)
+        assert argv[1] == '-S'
+        result = subprocess.run(argv, env=dict(env, DOCKER_HOST=f'unix://{fake.path}'),
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        fake.close()
+    assert result.returncode == 0, result.stderr
+    assert ('POST', '/containers/c0ffee/stop') in fake.calls
+    manifest = store.read_manifest(run_id)
+    assert manifest['status'] == 'interrupted' and 'reaper' in manifest['error']
