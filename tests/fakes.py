@@ -112,6 +112,18 @@ def project(root, launcher='train.py'):
     return root
 
 
+def fake_engine_project(tmp_path, monkeypatch):
+    """A project whose image the fake engine holds, with a cache of its own
+    and no reaper (nothing real to reap); returns its root."""
+    from repro.engines import reaper
+    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.delenv('REPRO_HOME', raising=False)
+    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
+    root = project(tmp_path / 'proj')
+    remember_image(FakeEngine(), root)
+    return root
+
+
 def remember_image(engine, root, image_id=IMAGE_ID):
     """Record ``image_id`` as the one repro built for the project's image key,
     so a run reuses it (the fake builds nothing)."""

@@ -13,18 +13,13 @@ from repro.execute.run import run
 from repro.images import closure
 from repro.store.manifest_loader import load
 from repro.store.runs import RunStore
-from tests.fakes import IMAGE_ID, FakeEngine, project, remember_image, write_outputs
+from tests.fakes import IMAGE_ID, FakeEngine, fake_engine_project, write_outputs
 
 
 @pytest.fixture
 def proj(tmp_path, monkeypatch):
     """(project root, its store): a project whose image the fake engine holds."""
-    from repro.engines import reaper
-    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
-    monkeypatch.delenv('REPRO_HOME', raising=False)
-    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
-    root = project(tmp_path / 'proj')
-    remember_image(FakeEngine(), root)
+    root = fake_engine_project(tmp_path, monkeypatch)
     return root, RunStore.for_project(str(root))
 
 
