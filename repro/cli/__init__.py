@@ -118,5 +118,24 @@ def main(argv=None):
     return code
 
 
+def entry():
+    """The ``repro`` command: :func:`main`, then an exit that skips tearing
+    the interpreter down (40-80 ms with typer and click loaded, a sixth of a
+    warm run). Nothing needs that teardown: exit handlers run and the
+    output is flushed first."""
+    import atexit
+    import os
+    code = main()
+    if not isinstance(code, int):  # a message or None: Python's own exit prints it
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more to say
+            pass
+    os._exit(code)
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    entry()

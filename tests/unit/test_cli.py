@@ -55,3 +55,23 @@ def test_commands_parse_without_pydantic(tmp_path):
         "to parse string as a number (see repro replay --help)",
         "repro: error: Invalid value for '--max-parallel': Input should be greater than or "
         "equal to 0 (see repro sweep --help)"]
+
+
+def test_the_command_exits_without_teardown_but_with_all_its_output(tmp_path):
+    """`repro` skips the interpreter's teardown (os._exit): its output must
+    still be complete, its exit code kept, and its exit handlers run."""
+    code = ('import atexit, sys\n'
+            'flag = sys.argv[1]\n'
+            'atexit.register(lambda: open(flag, "w").write("ran"))\n'
+            'sys.argv[1:] = ["version"]\n'
+            'from repro.cli import entry\n'
+            'print("x" * 100000, end="")\n'
+            'entry()\n')
+    flag = tmp_path / 'flag'
+    result = subprocess.run([sys.executable, '-c', code, str(flag)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0 and flag.read_text() == 'ran'
+    assert result.stdout == 'x' * 100000 + repro.__version__ + '\n'
+    bad = subprocess.run([sys.executable, '-m', 'repro', 'run', 'x.py', '--seed', '-1'],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("repro: error: Invalid value")
