@@ -168,6 +168,7 @@ def phases_child(argv):
     times[PHASES[0][2]] = time.perf_counter() - begin
     times['in the process'] = time.perf_counter() - start
     os.write(int(os.environ['BENCH_FD']), json.dumps(times).encode())
+    os._exit(0)  # as the `repro` command ends (repro.cli.entry), where it has one
 
 
 def bench_phases(root, env, reps):
