@@ -71,8 +71,10 @@ def lock_files(which):
 
 
 def repro(args, cwd, env):
-    return subprocess.run(REPRO + args, cwd=cwd, env=env, capture_output=True, text=True,
-                          check=True)
+    result = subprocess.run(REPRO + args, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f'repro {" ".join(args)} failed: {result.stderr[-2000:]}')
+    return result
 
 
 def built_image(result):

@@ -15,6 +15,7 @@ import stat
 import tarfile
 
 EPOCH = 0  # every mtime and 'created' is 1970-01-01T00:00:00Z
+COPY = 1 << 20  # bytes a write, from a layer's files
 CREATED = '1970-01-01T00:00:00Z'
 
 
@@ -34,42 +35,36 @@ class TreeLayer:
 
     def __init__(self, root, exclude=()):
         self.root = root
-        excluded = {e.strip('/') for e in exclude}
-        probe = tarfile.open(fileobj=io.BytesIO(), mode='w', format=tarfile.GNU_FORMAT)
-        self.entries = []
-        for rel in _walk(root, excluded):  # gettarinfo tracks hard links as the writer does
-            info = probe.gettarinfo(os.path.join(root, rel), arcname=rel)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ''
-            info.mtime = EPOCH
-            self.entries.append((rel, info))
-        size = sum(len(info.tobuf(tarfile.GNU_FORMAT, probe.encoding, probe.errors))
-                   + (_padded(info.size) if info.isreg() else 0) for _rel, info in self.entries)
+        self.entries = list(_entries(root, {e.strip('/') for e in exclude}))
+        size = sum(len(_header(info)) + (_padded(info.size) if info.isreg() else 0)
+                   for _rel, info in self.entries)
         self.size = _padded(size + 2 * tarfile.BLOCKSIZE, tarfile.RECORDSIZE)
         self.diff_id = None
 
     def write(self, out):
-        """Write the layer to ``out``; its diff id."""
+        """Write the layer to ``out``; its diff id. Headers and contents go
+        out as tarfile's writer lays them (a golden test holds the bytes),
+        without its small buffers: a megabyte a write."""
         digest, written = hashlib.sha256(), 0
 
-        class _Hashing(io.RawIOBase):
-            def writable(self):
-                return True
-
-            def write(self, data):
-                nonlocal written
-                digest.update(data)
-                written += len(data)
-                return out.write(data)
-
-        with tarfile.open(fileobj=_Hashing(), mode='w|', format=tarfile.GNU_FORMAT) as tar:
-            for rel, info in self.entries:
-                if info.isreg():
-                    with open(os.path.join(self.root, rel), 'rb') as f:
-                        tar.addfile(info, f)
-                elif info.isdir() or info.issym() or info.islnk() or info.ischr() \
-                        or info.isblk() or info.isfifo():
-                    tar.addfile(info)
+        def put(data):
+            nonlocal written
+            digest.update(data)
+            written += len(data)
+            out.write(data)
+        for rel, info in self.entries:
+            put(_header(info))
+            if info.isreg():
+                with open(os.path.join(self.root, rel), 'rb') as f:
+                    left = info.size
+                    while left:
+                        block = f.read(min(COPY, left))
+                        if not block:
+                            raise OSError(f'{rel} in {self.root} shrank while its layer was written')
+                        put(block)
+                        left -= len(block)
+                put(tarfile.NUL * (_padded(info.size) - info.size))
+        put(tarfile.NUL * (self.size - written))  # the end blocks, to a whole record
         if written != self.size:
             raise OSError(f'{self.root} changed while its layer was written')
         self.diff_id = 'sha256:' + digest.hexdigest()
@@ -90,17 +85,56 @@ def _padded(size, block=tarfile.BLOCKSIZE):
     return -(-size // block) * block
 
 
-def _walk(root, excluded):
-    """Relative paths under ``root`` in a fixed (sorted, depth-first) order."""
+def _entries(root, excluded):
+    """(path, TarInfo) under ``root`` in a fixed (sorted, depth-first) order,
+    normalised: owned by root, mtime 0. What ``TarFile.gettarinfo`` makes,
+    hard links included, from one ``lstat`` and no user or group lookup."""
+    inodes = {}
+
     def visit(rel):
         full = os.path.join(root, rel) if rel else root
-        for name in sorted(os.listdir(full)):
-            child = f'{rel}/{name}' if rel else name
-            yield child
-            st = os.lstat(os.path.join(root, child))
+        with os.scandir(full) as it:
+            found = sorted(it, key=lambda e: e.name)
+        for entry in found:
+            child = f'{rel}/{entry.name}' if rel else entry.name
+            st = entry.stat(follow_symlinks=False)
+            info = _tarinfo(entry.path, child, st, inodes)
+            if info is not None:
+                yield child, info
             if stat.S_ISDIR(st.st_mode) and child not in excluded:
                 yield from visit(child)
     return visit('')
+
+
+def _tarinfo(path, name, st, inodes):
+    info = tarfile.TarInfo(name)
+    mode, info.linkname, info.size = st.st_mode, '', 0
+    if stat.S_ISREG(mode):
+        inode = (st.st_ino, st.st_dev)
+        if st.st_nlink > 1 and inode in inodes and name != inodes[inode]:
+            info.type, info.linkname = tarfile.LNKTYPE, inodes[inode]
+        else:
+            info.type, info.size = tarfile.REGTYPE, st.st_size
+            if inode[0]:
+                inodes[inode] = name
+    elif stat.S_ISDIR(mode):
+        info.type = tarfile.DIRTYPE
+    elif stat.S_ISFIFO(mode):
+        info.type = tarfile.FIFOTYPE
+    elif stat.S_ISLNK(mode):
+        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+        info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    else:
+        return None  # a socket: not in a layer
+    info.mode, info.uid, info.gid, info.uname, info.gname = mode, 0, 0, '', ''
+    info.mtime = EPOCH
+    return info
+
+
+def _header(info):
+    return info.tobuf(tarfile.GNU_FORMAT, 'utf-8', 'surrogateescape')
 
 
 def image_config(diff_ids, env=None, cmd=None, workdir=None, user=None, labels=None,

@@ -137,14 +137,14 @@ def _add(store, refs, who, tree, objects, closure, image_id, key):
         refs.images.add(image_id)
     if isinstance(key, str):
         refs.keys.add(key)
-    try:
-        if tree is not None:
-            refs.trees.add(tree)
+    try:  # a tree or closure read once however many runs share it
+        if tree is not None and tree not in refs.trees:
             refs.blobs.update(oid for _path, mode, oid in store.get_tree(tree)
                               if mode != '160000')
-        if isinstance(closure, str):
-            refs.objects.add(closure)
+            refs.trees.add(tree)
+        if isinstance(closure, str) and closure not in refs.objects:
             listing = json.loads(store.read_object(closure))
             refs.objects.update(sha for _rel, sha in listing['files'])
+            refs.objects.add(closure)
     except (ReproError, OSError, ValueError, KeyError, TypeError) as exc:
         refs.problems.append(f'{who}: {getattr(exc, "message", None) or exc}')
