@@ -20,6 +20,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import threading
 
 from repro.images import closure as rc
 from repro.images import dockerfile as df
@@ -153,17 +154,37 @@ class _Venv:
 
 def _install_venv(engine, plan, cache, tmp, root, progress, guard):
     """Install the locked wheels into ``root``/opt/venv, in a container of
-    the base image with networking off."""
-    wheels, downloaded = Wheelhouse(cache).ensure(plan.lock_bytes.decode(), progress)
-    house = link_wheelhouse(wheels, os.path.join(tmp, 'wheelhouse'))
+    the base image with networking off.
+
+    The container creates the venv (seconds: ensurepip installs pip) while
+    the host downloads the wheels it lacks; it installs them once the host
+    says they are all there (``ready``), or stops if the download failed.
+    """
+    house, signal = os.path.join(tmp, 'wheelhouse'), os.path.join(tmp, 'signal')
+    os.makedirs(house)
+    os.makedirs(signal)
     lock_path = os.path.join(tmp, 'requirements.lock')
     with open(lock_path, 'wb') as f:
         f.write(plan.lock_bytes)
+    failed = []
+
+    def fetch():
+        try:
+            wheels, _downloaded = Wheelhouse(cache).ensure(plan.lock_bytes.decode(), progress)
+            link_wheelhouse(wheels, house)
+            open(os.path.join(signal, 'ready'), 'w').close()
+        except BaseException as exc:  # noqa: BLE001 - raised below, after the container
+            failed.append(exc)
+            open(os.path.join(signal, 'failed'), 'w').close()
+    fetcher = threading.Thread(target=fetch, daemon=True)
+    fetcher.start()
     py = f'python{plan.python}'
     script = (f'set -e; {py} -m venv {VENV}; '
+              'until [ -e /tmp/signal/ready ]; do '
+              '[ -e /tmp/signal/failed ] && exit 3; sleep 0.05; done; '
               f'{VENV}/bin/pip install --no-index --find-links /tmp/wheels --require-hashes '
               f'--no-deps --disable-pip-version-check -r /tmp/requirements.lock')
-    progress(f'installing {len(wheels)} wheels into {VENV} (network off) ...')
+    progress(f'installing the locked wheels into {VENV} (network off) ...')
     tail = []
 
     def collect(chunk):
@@ -179,14 +200,22 @@ def _install_venv(engine, plan, cache, tmp, root, progress, guard):
     venv_dir = os.path.join(root, VENV.lstrip('/'))
     os.makedirs(venv_dir, mode=0o755)
     os.chmod(os.path.dirname(venv_dir), 0o755)
-    code, _ = engine.run(
-        plan.base_digest, ['sh', '-c', script], user=f'{os.getuid()}:{os.getgid()}',
-        env={'SOURCE_DATE_EPOCH': '0', 'PYTHONHASHSEED': '0', 'PIP_NO_CACHE_DIR': '1',
-             'HOME': '/tmp'},
-        mounts=[(house, '/tmp/wheels', 'ro'), (lock_path, '/tmp/requirements.lock', 'ro'),
-                (venv_dir, VENV, 'rw')],
-        on_output=collect, labels={LABEL_BUILD: plan.key},
-        on_start=guard)
+    try:
+        code, _ = engine.run(
+            plan.base_digest, ['sh', '-c', script], user=f'{os.getuid()}:{os.getgid()}',
+            env={'SOURCE_DATE_EPOCH': '0', 'PYTHONHASHSEED': '0', 'PIP_NO_CACHE_DIR': '1',
+                 'HOME': '/tmp'},
+            mounts=[(house, '/tmp/wheels', 'ro'), (signal, '/tmp/signal', 'ro'),
+                    (lock_path, '/tmp/requirements.lock', 'ro'), (venv_dir, VENV, 'rw')],
+            on_output=collect, labels={LABEL_BUILD: plan.key},
+            on_start=guard)
+    except BaseException:
+        open(os.path.join(signal, 'failed'), 'w').close()  # the fetcher's work is moot
+        raise
+    fetcher.join()
+    if failed:
+        shutil.rmtree(root, ignore_errors=True)
+        raise failed[0]
     if code != 0:
         shutil.rmtree(root, ignore_errors=True)
         last = next((ln for ln in reversed(tail) if ln.strip()), 'no output')
