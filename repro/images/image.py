@@ -281,10 +281,17 @@ def _build(engine, plan, cache, progress, guard):
         venv = _Venv(engine, plan, cache, tmp, progress, guard)
         repro_layer = oci.TreeLayer(_repro_root(plan, tmp))
         # Layer chains the engine already holds are listed, not sent: the
-        # base's (the base image is there) and a venv it loaded before.
-        held = venv.diff_id is not None and (*base_diffs, venv.diff_id) in \
-            engine.layer_chains(LABEL_KEY)
-        layers = [None] * len(base_diffs) + [None if held else venv.layer(), repro_layer]
+        # base's (the base image is there) and a venv it holds already (an
+        # image of the same packages). A venv installed now is hashed first:
+        # a read of the files costs far less than the engine unpacking them.
+        chains = engine.layer_chains(LABEL_KEY)
+        venv_layer = None
+        if venv.diff_id is None or (*base_diffs, venv.diff_id) not in chains:
+            venv_layer = venv.layer()
+            venv.remember(venv_layer.digest())
+            if (*base_diffs, venv.diff_id) in chains:
+                venv_layer = None
+        layers = [None] * len(base_diffs) + [venv_layer, repro_layer]
         labels = {LABEL_KEY: plan.key, 'org.repro.lock-sha256':
                   hashlib.sha256(plan.lock_bytes).hexdigest(),
                   'org.repro.base-digest': plan.base_digest,
@@ -307,8 +314,6 @@ def _build(engine, plan, cache, progress, guard):
             layers = [*_saved_base(engine, plan, tmp), venv.layer(), repro_layer]
             image_id = engine.load_image(
                 lambda out: oci.docker_archive(config, layers, plan.tag, out))
-        if layers[-2] is not None:
-            venv.remember(layers[-2].diff_id)
         return image_id
 
 
