@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from repro import contract
-from repro.errors import ConfigError, StoreError, SweepNotFoundError
+from repro.errors import ConfigError, ReproError, StoreError, SweepNotFoundError
 from repro.execute import sweep
 from repro.store.manifest_loader import load
 from repro.store.runs import RunStore
@@ -140,3 +140,79 @@ def test_a_forged_record_is_refused(root):
         json.dump(record, f)
     with pytest.raises(StoreError, match='member 0 is malformed'):
         sweep.resume(store, result.sweep_id, connect=FakeEngine, progress=lambda m: None)
+
+
+def forge(store, sweep_id, **changes):
+    path = os.path.join(store.root, 'sweeps', sweep_id, 'sweep.json')
+    with open(path) as f:
+        record = json.load(f)
+    record.update(changes)
+    with open(path, 'w') as f:
+        json.dump(record, f)
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'jobs': ['--user=alice']}, 'job ids are malformed'),
+    ({'image': '../../../home/u/evil'}, 'not an image id'),
+    ({'engine': 'cloud'}, 'engine or thread count'),
+    ({'threads': True}, 'threads is missing'),
+    ({'prepared': {}}, 'recorded inputs are malformed'),
+    ({'slurm': {'partition': 'x\necho injected'}}, 'not one plain word'),
+    ({'slurm': {'extra': 'touch /tmp/x'}}, 'must be a list'),
+    ({'slurm': {'python': '/bin/sh -c id;'}}, 'not one plain word')])
+def test_a_forged_record_never_reaches_slurm_or_the_engine(root, changes, message):
+    result = start(root, FakeEngine(), seeds='0', grid=())
+    store = RunStore.for_project(str(root))
+    forge(store, result.sweep_id, **changes)
+    for action in (lambda: sweep.resume(store, result.sweep_id, connect=FakeEngine,
+                                        progress=lambda m: None),
+                   lambda: sweep.cancel(store, result.sweep_id, connect=FakeEngine),
+                   lambda: sweep.status_rows(store, result.sweep_id)):
+        with pytest.raises(ReproError, match=message) as err:
+            action()
+        assert '\n' not in str(err.value)
+
+
+def test_resume_takes_networking_only_from_the_user(root):
+    result = start(root, FakeEngine(lambda call: 1), seeds='0', grid=())
+    store = RunStore.for_project(str(root))
+    forge(store, result.sweep_id, network=True)
+    with pytest.raises(ConfigError, match='recorded with networking'):
+        sweep.resume(store, result.sweep_id, connect=FakeEngine, progress=lambda m: None)
+    engine = FakeEngine()
+    sweep.resume(store, result.sweep_id, connect=lambda: engine, progress=lambda m: None,
+                 network=True)
+    assert engine.calls[0].network is True
+
+
+def test_cancel_never_signals_a_process_that_is_not_the_sweeps_runner(root, tmp_path):
+    import subprocess
+    from repro.engines.liveness import runner_record
+    result = start(root, FakeEngine(), seeds='0', grid=())
+    store = RunStore.for_project(str(root))
+    victim = subprocess.Popen(['sleep', '30'])
+    try:
+        forge(store, result.sweep_id, runner=runner_record(victim.pid))
+        _, what = sweep.cancel(store, result.sweep_id, connect=FakeEngine)
+        assert 'no runner was running' in what and victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_a_member_that_crashes_does_not_orphan_the_others(root):
+    def behave(call):
+        if call.env[contract.ENV_SEED] == '0':
+            raise RuntimeError('disk full')
+        return 0
+    result = start(root, FakeEngine(behave), seeds='0-2', grid=(), max_parallel=2)
+    assert (result.succeeded, result.total) == (2, 3)
+
+
+@pytest.mark.parametrize('seeds, grid, message', [
+    ('²', (), 'is not a seed'),
+    ('0-999', ('a=' + ','.join(map(str, range(101))),), 'at most 100000'),
+    ('0', ('lr=\udcff',), 'not UTF-8')])
+def test_more_bad_input(root, seeds, grid, message):
+    with pytest.raises(ConfigError, match=message):
+        start(root, FakeEngine(), seeds=seeds, grid=grid, yes=True)
