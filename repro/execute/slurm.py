@@ -195,7 +195,8 @@ def task(store_root, sweep_ref, index, *, connect, progress):
         threading.Thread(target=stop.stop, daemon=True).start()
     for signum in (signal.SIGTERM, WARNING):
         signal.signal(signum, on_signal)
-    spec = sweeps.member_spec(record, member, node=node_name(), attempt=len(attempts) + 1,
+    spec = sweeps.member_spec(record, member, resume_from=sweeps.resume_source(attempts),
+                              node=node_name(), attempt=len(attempts) + 1,
                               job=os.environ.get('SLURM_JOB_ID'))
     result = sweeps.execute_member(engine, store, spec, prepared,
                                    RunIO(sys.stdout.buffer, progress, stop))
