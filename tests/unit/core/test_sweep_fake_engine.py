@@ -232,3 +232,20 @@ def test_a_replay_of_a_resumed_attempt_continues_the_same_earlier_outputs(root):
     with pytest.raises(VerificationError, match=stopped['run_id']):
         replay(store, resumed['run_id'], connect=lambda: FakeEngine(behave),
                progress=lambda m: None, output=io.BytesIO())
+
+
+def test_a_requeued_slurm_task_continues_the_attempt_before_it(root, monkeypatch):
+    """The array task of a member whose last attempt was lost (a node died,
+    Slurm requeued it) mounts that attempt's outputs, as a local resume does."""
+    from repro.execute import slurm
+    monkeypatch.setattr(signal, 'signal', lambda *args: None)  # not the test's handlers
+    result = start(root, FakeEngine(lambda call: contract.EXIT_STOPPED), seeds='0', grid=())
+    store = RunStore.for_project(str(root))
+    engine = FakeEngine()
+    monkeypatch.setenv('SLURM_JOB_ID', '42')
+    code = slurm.task(store.root, result.sweep_id, 0, connect=lambda: engine,
+                      progress=lambda m: None)
+    assert code == 0
+    lost, now = sweep.attempts(store, SweepStore(store).read(result.sweep_id))[0]
+    assert now['resumed_from'] == lost['run_id'] and now['sweep']['job'] == '42'
+    assert engine.calls[0].env[contract.ENV_RESUME_FROM] == contract.RESUME
