@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from repro import contract, tabular, wrap_experiment
-from repro.experiment import LocalRunner, canonical, deterministic, stopping
+from repro.experiment import LocalRunner, canonical, deterministic, pickling, stopping
 from repro.experiment import snapshotter as snapshotter_module
 from repro.log.tensorboard import read_events
 from tests.conftest import ROOT
@@ -357,5 +357,5 @@ def test_class_digest_is_the_same_for_the_same_class_only():
             def twice(self):
                 return 2 * self.size
         return Thing
-    assert canonical.class_digest(make(1)) == canonical.class_digest(make(1))
-    assert canonical.class_digest(make(1)) != canonical.class_digest(make(2))
+    assert pickling.class_digest(make(1)) == pickling.class_digest(make(1))
+    assert pickling.class_digest(make(1)) != pickling.class_digest(make(2))
