@@ -12,6 +12,7 @@ import datetime
 import os
 import pathlib
 import platform
+import shutil
 import time
 
 import library
@@ -19,6 +20,7 @@ import snapshot
 import replay
 import run
 import source
+import sweep
 from common import table
 
 
@@ -29,6 +31,8 @@ def main():
     out = pathlib.Path(args.write).resolve() if args.write else None  # benches chdir
     start = time.perf_counter()
     rows = run.rows() + source.rows() + library.rows() + snapshot.rows() + replay.rows()
+    if shutil.which('sbatch'):  # the Slurm test cluster (scripts/slurm-up)
+        rows += sweep.rows()
     minutes = (time.perf_counter() - start) / 60
     text = table(rows)
     print(text)

@@ -21,6 +21,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 
 from repro.errors import ConfigError, EngineError, ReproError, SlurmError
 
@@ -107,6 +108,23 @@ def task_states(job_ids):
     return states
 
 
+def launch_failures(job_ids):
+    """``(index, node)`` of tasks Slurm could not even start (JobLaunchFailure:
+    typically an output file on storage the node cannot see), while Slurm
+    still remembers them (MinJobAge)."""
+    found = []
+    for job in job_ids:
+        try:
+            out = _run(['scontrol', 'show', 'job', '-o', job], 'scontrol show job').stdout
+        except SlurmError:
+            continue
+        for line in out.splitlines():
+            fields = dict(f.split('=', 1) for f in line.split() if '=' in f)
+            if fields.get('Reason') == 'JobLaunchFailure':
+                found.append((fields.get('ArrayTaskId'), fields.get('NodeList')))
+    return found
+
+
 def cancel(job_ids):
     if job_ids:
         _run(['scancel', *job_ids], 'scancel')
@@ -172,6 +190,7 @@ def task(store_root, sweep_ref, index, *, connect, progress):
     from repro.execute import sweep as sweeps
     from repro.execute.runspec import RunIO, StopSignal
     from repro.store.runs import RunStore
+    entered = time.perf_counter()
     store = RunStore(store_root)
     if not os.path.isdir(store.root):
         raise ConfigError(f'the run store {store.root} is not visible on node {node_name()}',
@@ -198,9 +217,12 @@ def task(store_root, sweep_ref, index, *, connect, progress):
     spec = sweeps.member_spec(record, member, resume_from=sweeps.resume_source(attempts),
                               node=node_name(), attempt=len(attempts) + 1,
                               job=os.environ.get('SLURM_JOB_ID'))
+    started = time.perf_counter()
     result = sweeps.execute_member(engine, store, spec, prepared,
                                    RunIO(sys.stdout.buffer, progress, stop))
-    progress(f'member {index}: {result.status} {result.run_id}')
+    progress(f'member {index}: {result.status} {result.run_id} '
+             f'in {time.perf_counter() - started:.2f} s '
+             f'(after {started - entered:.2f} s of checks)')
     if WARNING in signalled:
         progress('the time limit is near: asking Slurm to requeue this member')
         requeue_self()

@@ -32,7 +32,7 @@ from repro.execute.sweepplan import MAX_MEMBERS, count, member_args, members, pa
     parse_seeds
 
 ENGINES = ('local', 'slurm')
-POLL_SECONDS = 2   # how often a Slurm sweep's progress is read while waiting
+POLL_SECONDS = 1   # how often a Slurm sweep's progress is read while waiting
 
 
 class SweepResult(NamedTuple):
@@ -312,8 +312,38 @@ def wait(store, record, progress, poll=POLL_SECONDS):
             progress(line)
             shown = line
         if not queued:
+            if succeeded < total:
+                for why in _task_errors(store, record['sweep_id'])[:3]:
+                    progress(f'a task failed: {why}')
+                failed = slurm.launch_failures(record['jobs'])
+                if failed:
+                    index, node = failed[0]
+                    progress(f'{len(failed)} task(s) could not start (task {index} on node '
+                             f'{node}): is the store {store.root} on storage every node '
+                             'mounts at the same path? (REPRO_HOME)')
             return SweepResult(record['sweep_id'], succeeded, total)
         time.sleep(poll)
+
+
+def _task_errors(store, sweep_id):
+    """The distinct ``repro: error:`` lines of the sweep's Slurm task logs
+    (written by the tasks' own repro: a node that cannot see the store, say)."""
+    from repro.core import safefs
+    job_dir = os.path.join(store.root, 'sweeps', sweep_id, 'slurm')
+    errors = []
+    try:
+        names = sorted(n for n in os.listdir(job_dir) if n.endswith('.out'))
+    except OSError:
+        return errors
+    for name in names:
+        try:
+            text = safefs.read_text(job_dir, name, 1 << 20)
+        except ReproError:
+            continue
+        for line in text.splitlines():
+            if line.startswith('repro: error: ') and line[14:] not in errors:
+                errors.append(safefs.printable(line[14:])[:300])
+    return errors
 
 
 def attempts(store, record):
