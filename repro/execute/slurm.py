@@ -267,8 +267,9 @@ def task(store_root, sweep_ref, index, *, connect, progress):
         signal.signal(signum, on_signal)
     # What Slurm gave this task: its CPUs, and its GPUs when the sweep uses any.
     cpuset = ','.join(str(c) for c in sorted(os.sched_getaffinity(0)))
-    spec = sweeps.member_spec(record, member, cpuset, node=node_name(),
-                              attempt=len(attempts) + 1, job=os.environ.get('SLURM_JOB_ID'),
+    spec = sweeps.member_spec(record, member, cpuset, resume_from=sweeps.resume_source(attempts),
+                              node=node_name(), attempt=len(attempts) + 1,
+                              job=os.environ.get('SLURM_JOB_ID'),
                               gpus=_allocated_gpus() if record['gpus'] else None)
     started = time.perf_counter()
     result = sweeps.execute_member(engine, store, spec, prepared,

@@ -238,17 +238,25 @@ def recorded_inputs(store, engine, record, image_id, progress=print):
     return recorded_run(store, engine, inputs, files, lock, image_id, diff=diff)
 
 
-def member_spec(record, member, cpuset=None, gpus=None, **where):
+def member_spec(record, member, cpuset=None, resume_from=None, gpus=None, **where):
     """The :class:`RunSpec` of one member; ``where`` (node, job, attempt) is
     recorded in its manifest's ``sweep`` section; ``gpus`` (a node's
-    allocation) overrides the sweep's."""
+    allocation) overrides the sweep's. ``resume_from``: the attempt it
+    continues (:func:`resume_source`)."""
     # args_written None: the manifest's command is the member's own, in full
     return RunSpec(record['launcher'], member['seed'], tuple(member['args']), None,
                    gpus or record['gpus'], record['network'], threads=record['threads'],
-                   cpuset=cpuset,
+                   cpuset=cpuset, resume_from=resume_from,
                    sweep={'id': record['sweep_id'], 'index': member['index'],
                           'params': member['params'],
                           **{k: v for k, v in where.items() if v is not None}})
+
+
+def resume_source(runs):
+    """The run a member's next attempt continues: its latest attempt, unless
+    that one succeeded. Its outputs are mounted read-only; a launcher using
+    LocalRunner goes on from its last snapshot (:mod:`repro.experiment.resume`)."""
+    return runs[-1]['run_id'] if runs and runs[-1]['status'] != 'succeeded' else None
 
 
 def execute_member(engine, store, spec, prepared, io):
@@ -286,8 +294,9 @@ def _run_local(engine, sweeps, record, prepared, max_parallel, progress):
                 return
             with open(os.devnull, 'wb') as sink:  # the output is in the run's logs
                 try:
-                    spec = member_spec(record, member, cpuset,
-                                       attempt=len(by_member[member['index']]) + 1)
+                    runs = by_member[member['index']]
+                    spec = member_spec(record, member, cpuset, resume_source(runs),
+                                       attempt=len(runs) + 1)
                     result = execute_member(engine, store, spec, prepared,
                                             RunIO(sink, lambda m: None, stop))
                 except Exception as exc:  # noqa: BLE001 - one member must not orphan the rest
