@@ -102,12 +102,18 @@ class StoppableEngine(FakeEngine):
         return True
 
 
-def test_ctrl_c_stops_every_member_and_records_them_interrupted(root):
+def interrupted_sweep(root, seeds):
+    """(engine, store, sweep id) of a sweep stopped by Ctrl-C, two members in."""
     engine = StoppableEngine()
     with pytest.raises(KeyboardInterrupt):
-        start(root, engine, seeds='0-5', grid=(), max_parallel=2)
+        start(root, engine, seeds=seeds, grid=(), max_parallel=2)
     store = RunStore.for_project(str(root))
     (sweep_id,) = SweepStore(store).ids()
+    return engine, store, sweep_id
+
+
+def test_ctrl_c_stops_every_member_and_records_them_interrupted(root):
+    engine, store, sweep_id = interrupted_sweep(root, '0-5')
     _, rows = sweep.status_rows(store, sweep_id)
     # the two that ran are interrupted; the rest never started
     assert [r['status'] for r in rows] == ['interrupted'] * 2 + ['pending'] * 4
@@ -256,11 +262,7 @@ def test_a_member_that_did_not_succeed_continues_its_latest_attempt(root):
 
 
 def test_a_member_never_started_gets_no_earlier_outputs(root):
-    engine = StoppableEngine()
-    with pytest.raises(KeyboardInterrupt):
-        start(root, engine, seeds='0-2', grid=(), max_parallel=2)
-    store = RunStore.for_project(str(root))
-    (sweep_id,) = SweepStore(store).ids()
+    _, store, sweep_id = interrupted_sweep(root, '0-2')
     again = FakeEngine()
     sweep.resume(store, sweep_id, connect=lambda: again, progress=lambda m: None)
     by_seed = {c.env[contract.ENV_SEED]: c for c in again.calls}
