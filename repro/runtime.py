@@ -3,7 +3,9 @@
 Seeds every generator and sets the deterministic flags from the environment
 ``repro run`` passes (REPRO_SEED, REPRO_DETERMINISTIC), records what was set
 for the manifest, then runs the launcher as ``__main__`` with its arguments
-verbatim. Needs only the library's light dependencies.
+verbatim. SIGTERM (``docker stop``) stops the launcher as Ctrl-C would
+(:mod:`repro.experiment.stopping`) and the exit code is then
+``contract.EXIT_STOPPED``. Needs only the library's light dependencies.
 """
 import json
 import os
@@ -17,7 +19,8 @@ def main(argv=None):
         print('usage: python -m repro.runtime LAUNCHER [ARGS...]', file=sys.stderr)
         return 2
     launcher, args = argv[0], argv[1:]
-    from repro.experiment import deterministic
+    from repro.experiment import deterministic, stopping
+    stopping.install()  # as PID 1, SIGTERM would otherwise be ignored
     record = {}
     if os.environ.get(contract.ENV_SEED) not in (None, ''):
         record = deterministic.set_seed(
@@ -25,12 +28,16 @@ def main(argv=None):
             deterministic=os.environ.get(contract.ENV_DETERMINISTIC, '1') != '0')
     sys.argv = [launcher, *args]
     sys.path.insert(0, os.path.dirname(os.path.abspath(launcher)))
+    code = 0
     try:
         runpy.run_path(launcher, run_name='__main__')
+    except stopping.Stopped as stop:
+        print(f'repro.runtime: {stop}', file=sys.stderr)
+        code = contract.EXIT_STOPPED
     finally:
         # At the end, so torch's flags are included if the launcher imported it.
         _write_record(deterministic.get_determinism_record() if record else {})
-    return 0
+    return code
 
 
 def _write_record(record):

@@ -72,7 +72,7 @@ def statement(manifest):
     external = {'launcher': manifest['launcher'], 'seed': manifest['seed'],
                 'args': manifest['args'], 'command': manifest['command'],
                 'network': manifest.get('network', False), 'gpus': manifest.get('gpus')}
-    for key in ('args_written', 'threads', 'sweep'):  # present only on some runs
+    for key in ('args_written', 'threads', 'sweep', 'resumed_from'):  # only on some runs
         if key in manifest:
             external[key] = manifest[key]
     record = {k: manifest[k] for k in ('error', 'unhashed', 'modes_dropped') if k in manifest}

@@ -121,6 +121,14 @@ def _table(headers, rows):
     return '\n'.join(line.format(*r).rstrip() for r in [headers, *rows])
 
 
+def sweeps_table(sweeps):
+    """``repro sweep status`` without an id: one line per sweep."""
+    return _table(('SWEEP ID', 'ENGINE', 'MEMBERS', 'CREATED', 'LAUNCHER'),
+                  [(_cell(s['sweep_id']), _cell(s.get('engine', 'broken')),
+                    _cell(s.get('members', '')), _cell(s.get('created', '')),
+                    _cell(s.get('launcher') or s.get('error'), 60, MORE)) for s in sweeps])
+
+
 def sweep_table(record, rows):
     """``repro sweep status``: a header line, then one line per member."""
     counts = {}

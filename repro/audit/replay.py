@@ -144,6 +144,8 @@ def replay(store, run_ref, *, connect, rtol=0.0, atol=0.0, progress=print, outpu
     run_id = store.resolve(run_ref)
     refuse_tracked_store(store)
     manifest, problems = verified_original(store, run_id, force)
+    if manifest.get('resumed_from'):  # its outputs are an input of the run: check them too
+        problems += verified_original(store, manifest['resumed_from'], force)[1]
     if manifest.get('network') and not network:
         raise ReplayError(f'run {run_id} ran with networking on; the replay would too',
                           'give `repro replay --network` if you trust it')

@@ -38,17 +38,22 @@ def sweep(target: str = typer.Argument(..., metavar='LAUNCHER|status|resume|canc
 
     Every member is an ordinary run (replay, verify, show and export work on
     it). 'status', 'resume' (runs the members without a succeeded run) and
-    'cancel' take a sweep id.
+    'cancel' take a sweep id; 'status' alone lists the sweeps.
     """
     from repro.cli.key import signing_key
     from repro.record.project import open_store, project_root_or_none
     # The key (and its passphrase) first: a typo must not cost a whole sweep.
     key = signing_key(project_root=project_root_or_none()) if sign else None
+    if target == 'status' and not args:  # every sweep in the store
+        from repro.execute.sweep import list_sweeps
+        from repro.audit.render import sweeps_table
+        typer.echo(sweeps_table(list_sweeps(open_store())))
+        return
     if target in ACTIONS:
         if len(args or []) != 1:
             from repro.errors import ConfigError
             raise ConfigError(f'usage: repro sweep {target} SWEEP_ID')
-        return _action(target, args[0], open_store(), max_parallel, as_json, key)
+        return _action(target, args[0], open_store(), max_parallel, as_json, key, network)
     from repro.engines.interface import connect_engine
     from repro.errors import ConfigError
     from repro.execute.sweep import SweepRequest, start
@@ -68,7 +73,7 @@ def sweep(target: str = typer.Argument(..., metavar='LAUNCHER|status|resume|canc
     _finish(result, key)
 
 
-def _action(action, ref, store, max_parallel, as_json, key):
+def _action(action, ref, store, max_parallel, as_json, key, network):
     from repro.engines.interface import connect_engine
     from repro.execute import sweep as core
     if action == 'status':
@@ -79,8 +84,10 @@ def _action(action, ref, store, max_parallel, as_json, key):
         typer.echo(json.dumps({'sweep_id': record['sweep_id'], 'members': rows}, indent=2)
                    if as_json else sweep_table(record, rows))
     elif action == 'resume':
+        from repro.record.project import project_root_or_none
         _finish(core.resume(store, ref, connect=connect_engine, max_parallel=max_parallel,
-                            progress=_progress), key)
+                            progress=_progress, network=network,
+                            project_root=project_root_or_none()), key)
     else:
         sweep_id, what = core.cancel(store, ref, connect=connect_engine)
         typer.echo(f'sweep {sweep_id}: {what}')

@@ -25,6 +25,27 @@ def open_temp_beside(path, mode='wb'):
         raise
 
 
+def copy_file(source, target, size=None):
+    """Copy ``source`` (its first ``size`` bytes, if given) to ``target``
+    through a temporary file: ``target`` is never seen half-written."""
+    out, tmp = open_temp_beside(target)
+    try:
+        with out, open(source, 'rb') as src:
+            while size is None or size > 0:
+                chunk = src.read(1 << 20 if size is None else min(size, 1 << 20))
+                if not chunk:
+                    if size:
+                        raise ValueError(f'{source} is shorter than {size} bytes')
+                    break
+                out.write(chunk)
+                size = None if size is None else size - len(chunk)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def fsync_dir(directory):
     """Make renames and new names in *directory* durable."""
     dir_fd = os.open(directory, os.O_RDONLY)

@@ -6,6 +6,7 @@ the final status with every artifact hashed, whatever happens in between.
 import datetime
 import json
 import os
+import stat
 
 import repro
 from repro import contract
@@ -32,12 +33,13 @@ def execute(engine, store, spec, prepared, io=RunIO()):
     from repro.execute.hostinfo import host_record
     from repro.engines.liveness import runner_record
     from repro.engines.reaper import spawn as spawn_reaper
+    earlier = None if spec.resume_from is None else earlier_outputs(store, spec.resume_from)
     host = host_record(engine.version())  # before the run dir: it can take seconds
     run_id = store.create_run(spec.launcher, spec.seed)
     run_dir = store.run_dir(run_id)
     for sub in ('outputs', 'logs', 'meta'):
         os.makedirs(os.path.join(run_dir, sub))
-    env = contract.container_env(spec.seed, run_id, spec.threads)
+    env = contract.container_env(spec.seed, run_id, spec.threads, resume=earlier is not None)
     with open(os.path.join(run_dir, 'meta', 'source.diff'), 'wb') as f:
         f.write(prepared.diff)
     dump_json(os.path.join(run_dir, 'meta', 'determinism.json'),
@@ -60,6 +62,8 @@ def execute(engine, store, spec, prepared, io=RunIO()):
         manifest['threads'] = spec.threads
     if spec.sweep is not None:
         manifest['sweep'] = dict(spec.sweep)
+    if earlier is not None:
+        manifest['resumed_from'] = spec.resume_from
     store.write_manifest(run_id, manifest)
     labels = {'org.repro.run-id': run_id}
     if spec.sweep is not None:
@@ -80,7 +84,8 @@ def execute(engine, store, spec, prepared, io=RunIO()):
             workdir=contract.OUTPUTS, gpus=spec.gpus, on_output=tee,
             hostname=contract.HOSTNAME, labels=labels, on_start=started, cpuset=spec.cpuset,
             mounts=[(prepared.src, contract.SRC, 'ro'),
-                    (os.path.join(run_dir, 'outputs'), contract.OUTPUTS, 'rw')])
+                    (os.path.join(run_dir, 'outputs'), contract.OUTPUTS, 'rw')]
+            + ([(earlier, contract.RESUME, 'ro')] if earlier else []))
         status = 'succeeded' if code == 0 else 'failed'
         if io.stop and io.stop.is_set:  # stopped by a sweep's Ctrl-C or cancel
             status, code = 'interrupted', 130
@@ -107,6 +112,28 @@ def execute(engine, store, spec, prepared, io=RunIO()):
         io.progress(f'repro: error: {manifest["error"]}')
         code = code or 1
     return RunResult(run_id, manifest['status'], code)
+
+
+def earlier_outputs(store, run_id):
+    """The ``outputs/`` of the run a new one continues, to mount read-only.
+
+    Only checked to be directories, not links (so a forged store cannot
+    mount some other directory of this host), and never read here: what an
+    earlier container wrote is untrusted, and the library copies what it
+    needs inside the new container.
+    """
+    from repro.errors import RunNotFoundError, UntrustedFileError
+    run_dir = store.run_dir(run_id)
+    outputs = os.path.join(run_dir, 'outputs')
+    for path in (store.runs_dir, run_dir, outputs):
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            raise RunNotFoundError(f'run {run_id} to resume from is not in the store') from None
+        if not stat.S_ISDIR(mode):
+            raise UntrustedFileError(f'cannot resume from run {run_id}: '
+                                     f'{safefs.display(path)} is not a directory')
+    return outputs
 
 
 class _Tee:

@@ -113,4 +113,5 @@ def recorded_spec(manifest, network):
                    args_written=None if written is None else tuple(written),
                    gpus=manifest.get('gpus'),
                    network=bool(manifest.get('network')) and network,
-                   replay_of=manifest['run_id'], threads=manifest.get('threads'))
+                   replay_of=manifest['run_id'], threads=manifest.get('threads'),
+                   resume_from=manifest.get('resumed_from'))

@@ -29,6 +29,7 @@ class RunSpec:
     threads: Optional[int] = None   # torch/BLAS threads, fixed (None: the image's default)
     sweep: Optional[dict] = None    # {id, index, params} of a sweep member
     cpuset: Optional[str] = None    # CPUs to pin to: placement, not recorded
+    resume_from: Optional[str] = None  # a run whose outputs this one continues (read-only)
 
     def command_line(self):
         """The ``repro run`` command that makes this run (the manifest's ``command``)."""

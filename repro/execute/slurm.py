@@ -47,6 +47,20 @@ def check_available():
                          if result.stdout.strip() else 'the Slurm controller did not answer')
 
 
+def check_array_size(n):
+    """A one-line error, before anything is prepared, if Slurm refuses an
+    array of ``n`` tasks (``MaxArraySize``, 1001 by default)."""
+    out = _run(['scontrol', 'show', 'config'], 'scontrol show config').stdout
+    for line in out.splitlines():
+        key, _, value = line.partition('=')
+        if key.strip() == 'MaxArraySize' and value.strip().isdigit():
+            limit = int(value.strip())
+            if n > limit - 1:  # indices run from 0 to MaxArraySize - 1
+                raise SlurmError(f'this sweep has {n} members, and this cluster takes job '
+                                 f'arrays of at most {limit - 1} tasks (MaxArraySize)',
+                                 'split the sweep, or ask for a larger MaxArraySize')
+
+
 def array_spec(indices, max_parallel=0):
     """``0-5%2`` or ``1,4-5`` for the given task indices (pure)."""
     indices = sorted(indices)
@@ -131,6 +145,9 @@ def cancel(job_ids):
 
 
 def image_archive(store_root, image_id):
+    import re
+    if not re.fullmatch(r'sha256:[0-9a-f]{64}', str(image_id)):
+        raise EngineError(f'not an image id: {image_id!r}')
     return os.path.join(store_root, IMAGES, image_id.split(':')[-1] + '.tar')
 
 
@@ -163,6 +180,7 @@ def ensure_image(engine, store_root, image_id, progress):
         if not os.path.isfile(path):
             raise EngineError(f'image {image_id[:19]} is not on this node and the store has '
                               f'no archive of it ({path})')
+        _check_archive(path, image_id)
         loaded = engine.load(path)
         if image_id not in loaded:
             raise EngineError(f'the stored archive loads as {", ".join(loaded) or "nothing"}, '
@@ -171,9 +189,40 @@ def ensure_image(engine, store_root, image_id, progress):
         return True
 
 
+def _check_archive(path, image_id):
+    """Refuse an archive (store content: untrusted) that would tag images on
+    load or holds another image than the recorded one, before loading it."""
+    import json
+    import tarfile
+    try:
+        with tarfile.open(path) as tar:
+            member = tar.getmember('manifest.json')
+            if not member.isfile() or member.size > 1 << 20:
+                raise ValueError('manifest.json is not a small file')
+            entries = json.load(tar.extractfile(member))
+    except (OSError, KeyError, ValueError, tarfile.TarError) as exc:
+        raise EngineError(f'the stored image archive {path} is unusable ({exc})') from None
+    hex_id = image_id.split(':')[-1]
+    if not (isinstance(entries, list) and len(entries) == 1 and isinstance(entries[0], dict)
+            and not entries[0].get('RepoTags')
+            and os.path.basename(str(entries[0].get('Config'))).split('.')[0] == hex_id):
+        raise EngineError(f'the stored image archive {path} is not an untagged archive of '
+                          f'image {image_id[:19]}')
+
+
 def node_name():
     import socket
     return os.environ.get('SLURMD_NODENAME') or socket.gethostname()
+
+
+def _allocated_gpus():
+    """The GPU ids Slurm allocated to this task (``--gres gpu:N``), else all."""
+    import re
+    for name in ('SLURM_JOB_GPUS', 'SLURM_STEP_GPUS', 'CUDA_VISIBLE_DEVICES'):
+        value = os.environ.get(name, '')
+        if re.fullmatch(r'[0-9]+(,[0-9]+)*', value):
+            return value
+    return 'all'
 
 
 def requeue_self():
@@ -207,6 +256,8 @@ def task(store_root, sweep_ref, index, *, connect, progress):
     engine = connect()
     ensure_image(engine, store.root, record['image'], progress)
     prepared = sweeps.recorded_inputs(store, engine, record, record['image'])
+    if prepared.image_id != record['prepared']['image']['id']:  # checked by the store too
+        raise EngineError('the sweep record names two different images')
     stop, signalled = StopSignal(), []
 
     def on_signal(signum, _frame):  # stop the container off the signal handler
@@ -214,8 +265,12 @@ def task(store_root, sweep_ref, index, *, connect, progress):
         threading.Thread(target=stop.stop, daemon=True).start()
     for signum in (signal.SIGTERM, WARNING):
         signal.signal(signum, on_signal)
-    spec = sweeps.member_spec(record, member, node=node_name(), attempt=len(attempts) + 1,
-                              job=os.environ.get('SLURM_JOB_ID'))
+    # What Slurm gave this task: its CPUs, and its GPUs when the sweep uses any.
+    cpuset = ','.join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    spec = sweeps.member_spec(record, member, cpuset, resume_from=sweeps.resume_source(attempts),
+                              node=node_name(), attempt=len(attempts) + 1,
+                              job=os.environ.get('SLURM_JOB_ID'),
+                              gpus=_allocated_gpus() if record['gpus'] else None)
     started = time.perf_counter()
     result = sweeps.execute_member(engine, store, spec, prepared,
                                    RunIO(sys.stdout.buffer, progress, stop))

@@ -28,8 +28,8 @@ from typing import NamedTuple, Optional
 
 from repro.errors import ConfigError, ReproError
 from repro.execute.runspec import RunIO, RunSpec, StopSignal
-from repro.execute.sweepplan import MAX_MEMBERS, count, member_args, members, parse_grid, \
-    parse_seeds
+from repro.execute.sweepplan import LIMIT, MAX_MEMBERS, count, member_args, members, \
+    parse_grid, parse_seeds
 
 ENGINES = ('local', 'slurm')
 POLL_SECONDS = 1   # how often a Slurm sweep's progress is read while waiting
@@ -66,6 +66,9 @@ def plan(request):
         raise ConfigError('--threads must be at least 1 and --max-parallel not negative')
     seeds, grid = parse_seeds(request.seeds), parse_grid(request.grid)
     n = count(seeds, grid)
+    if n > LIMIT:
+        raise ConfigError(f'this sweep has {n} members; a sweep holds at most {LIMIT}',
+                          'split it into several sweeps')
     if n > MAX_MEMBERS and not request.yes:
         raise ConfigError(f'this sweep has {n} members (more than {MAX_MEMBERS})',
                           'pass --yes if you mean it')
@@ -109,6 +112,7 @@ def start(request, *, connect, progress=print):
                 indices=range(len(todo)), max_parallel=request.max_parallel,
                 options=options, log_dir='STORE/sweeps/SWEEP_ID/slurm')
         slurm.check_available()
+        slurm.check_array_size(len(todo))
     engine = connect()
     store = RunStore.for_project(root).ensure()
     prepared = prepare(inputs, store, engine, progress, launchers=[launcher])
@@ -138,16 +142,35 @@ def start(request, *, connect, progress=print):
 
 
 def read_record(store, ref):
+    """The sweep's record, checked; its Slurm options as strictly as the
+    project's own (they would go into a batch script)."""
+    from repro.record.config import check_slurm_options
     from repro.store.sweeps import SweepStore
-    return SweepStore(store).read(ref)
+    record = SweepStore(store).read(ref)
+    if record.get('slurm') is not None:
+        try:
+            check_slurm_options(record['slurm'])
+        except ConfigError as exc:
+            raise ReproError(f'sweep {record["sweep_id"]}: its record is damaged or forged '
+                             f'({exc.message})') from None
+    return record
 
 
-def resume(store, ref, *, connect, max_parallel=0, progress=print):
+def resume(store, ref, *, connect, max_parallel=0, progress=print, network=False,
+           project_root=None):
     """Run the members of sweep ``ref`` that have no succeeded run, from the
-    sweep's own recorded inputs, on its engine; a :class:`SweepResult`."""
+    sweep's own recorded inputs, on its engine; a :class:`SweepResult`.
+
+    The store is not trusted: networking needs ``network`` (the user's
+    ``--network``) as it does for a replay, and Slurm options come from the
+    project's configuration now, not from the record."""
     from repro.store.sweeps import SweepStore
     sweeps = SweepStore(store)
-    record = sweeps.read(ref)
+    record = read_record(store, ref)
+    if record['network'] and not network:
+        raise ConfigError(f'sweep {record["sweep_id"]} was recorded with networking',
+                          'pass --network to allow it again')
+    _refuse_if_running(record)
     missing = [i for i, runs in _by_member(store, record).items()
                if not any(m['status'] == 'succeeded' for m in runs)]
     if not missing:
@@ -155,11 +178,48 @@ def resume(store, ref, *, connect, max_parallel=0, progress=print):
         return SweepResult(record['sweep_id'], len(record['members']), len(record['members']))
     if record['engine'] == 'slurm':
         from repro.execute import slurm
+        from repro.record.config import slurm_options
         slurm.check_available()
+        record['slurm'] = {'cpus_per_task': record['threads'],
+                           **(slurm_options(project_root) if project_root else {})}
         return _submit(sweeps, record, missing, max_parallel, progress)
     engine = connect()
     prepared = recorded_inputs(store, engine, record, None, progress)
     return _run_local(engine, sweeps, record, prepared, max_parallel, progress)
+
+
+def _refuse_if_running(record):
+    """Two runners of one sweep would run members twice (and supersede each other)."""
+    if record['engine'] == 'slurm':
+        from repro.execute import slurm
+        active = slurm.task_states(record['jobs'])
+        if active:
+            raise ConfigError(f'sweep {record["sweep_id"]} is still running on Slurm '
+                              f'({len(active)} task(s) queued or running)',
+                              f'wait for it, or `repro sweep cancel {record["sweep_id"]}`')
+    elif _runner_alive(record.get('runner')):
+        raise ConfigError(f'sweep {record["sweep_id"]} is still running here',
+                          f'wait for it, or `repro sweep cancel {record["sweep_id"]}`')
+
+
+def _runner_alive(runner):
+    """True if ``runner`` (a record's) is a live repro process on this host:
+    same host and boot, same start time, and a repro command line."""
+    from repro.engines.liveness import here, process_start
+    if not isinstance(runner, dict):
+        return False
+    pid, this = runner.get('pid'), here()
+    if not (isinstance(pid, int) and not isinstance(pid, bool) and pid > 0
+            and runner.get('host_id') == this['host_id']
+            and runner.get('boot_id') == this['boot_id']
+            and runner.get('start_ticks') is not None
+            and process_start(pid) == runner.get('start_ticks')):
+        return False
+    try:
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            return b'repro' in f.read()
+    except OSError:
+        return False
 
 
 def recorded_inputs(store, engine, record, image_id, progress=print):
@@ -178,16 +238,25 @@ def recorded_inputs(store, engine, record, image_id, progress=print):
     return recorded_run(store, engine, inputs, files, lock, image_id, diff=diff)
 
 
-def member_spec(record, member, cpuset=None, **where):
-    """The :class:`RunSpec` of one member; ``where`` (node, job) is recorded
-    in its manifest's ``sweep`` section."""
+def member_spec(record, member, cpuset=None, resume_from=None, gpus=None, **where):
+    """The :class:`RunSpec` of one member; ``where`` (node, job, attempt) is
+    recorded in its manifest's ``sweep`` section; ``gpus`` (a node's
+    allocation) overrides the sweep's. ``resume_from``: the attempt it
+    continues (:func:`resume_source`)."""
     # args_written None: the manifest's command is the member's own, in full
     return RunSpec(record['launcher'], member['seed'], tuple(member['args']), None,
-                   record['gpus'], record['network'], threads=record['threads'],
-                   cpuset=cpuset,
+                   gpus or record['gpus'], record['network'], threads=record['threads'],
+                   cpuset=cpuset, resume_from=resume_from,
                    sweep={'id': record['sweep_id'], 'index': member['index'],
                           'params': member['params'],
                           **{k: v for k, v in where.items() if v is not None}})
+
+
+def resume_source(runs):
+    """The run a member's next attempt continues: its latest attempt, unless
+    that one succeeded. Its outputs are mounted read-only; a launcher using
+    LocalRunner goes on from its last snapshot (:mod:`repro.experiment.resume`)."""
+    return runs[-1]['run_id'] if runs and runs[-1]['status'] != 'succeeded' else None
 
 
 def execute_member(engine, store, spec, prepared, io):
@@ -225,12 +294,14 @@ def _run_local(engine, sweeps, record, prepared, max_parallel, progress):
                 return
             with open(os.devnull, 'wb') as sink:  # the output is in the run's logs
                 try:
-                    spec = member_spec(record, member, cpuset,
-                                       attempt=len(by_member[member['index']]) + 1)
+                    runs = by_member[member['index']]
+                    spec = member_spec(record, member, cpuset, resume_source(runs),
+                                       attempt=len(runs) + 1)
                     result = execute_member(engine, store, spec, prepared,
                                             RunIO(sink, lambda m: None, stop))
-                except ReproError as exc:
-                    progress(f'member {member["index"]} ({member["name"]}): failed: {exc}')
+                except Exception as exc:  # noqa: BLE001 - one member must not orphan the rest
+                    why = exc if isinstance(exc, ReproError) else f'{type(exc).__name__}: {exc}'
+                    progress(f'member {member["index"]} ({member["name"]}): failed: {why}')
                     return
             with lock:
                 finished[0] += result.status == 'succeeded'
@@ -342,7 +413,10 @@ def attempts(store, record):
     runs (a member without any has no key)."""
     from repro.store.manifest_loader import read
     sweep_id = record['sweep_id']
-    since = sweep_id[:15]  # run ids start with the time too: skip older runs unread
+    # Run ids start with the time too: skip older runs unread, a day early,
+    # as a node's clock may lag the submitting host's.
+    made = datetime.datetime.strptime(sweep_id[:15], '%Y%m%d-%H%M%S')
+    since = (made - datetime.timedelta(days=1)).strftime('%Y%m%d-%H%M%S')
     found = {}
     for run_id in store.run_ids():
         if run_id[:15] < since:
@@ -428,6 +502,24 @@ def status_rows(store, ref):
     return record, rows
 
 
+def list_sweeps(store):
+    """One summary per sweep in the store, oldest first; a damaged record is
+    listed as such, never hides the others."""
+    from repro.store.sweeps import SweepStore
+    sweeps = SweepStore(store)
+    found = []
+    for sweep_id in sweeps.ids():
+        try:
+            record = sweeps.read(sweep_id)
+        except ReproError as exc:
+            found.append({'sweep_id': sweep_id, 'error': exc.message})
+            continue
+        found.append({'sweep_id': sweep_id, 'launcher': record['launcher'],
+                      'engine': record['engine'], 'members': len(record['members']),
+                      'created': record['created']})
+    return found
+
+
 def replay_members(store, ref, sample=0):
     """(sweep id, members to replay): those whose run succeeded, all of them
     or ``sample`` picked at random with the sweep id as the seed (so the same
@@ -463,18 +555,13 @@ def cancel(store, ref, *, connect):
     records it ``interrupted``); a local sweep's runner gets SIGINT (it does
     the same), and containers a dead runner left are stopped."""
     import signal
-
-    from repro.engines.liveness import process_start
     record = read_record(store, ref)
     if record['engine'] == 'slurm':
         from repro.execute import slurm
         slurm.cancel(record['jobs'])
         return record['sweep_id'], f'cancelled job(s) {", ".join(record["jobs"])}'
-    runner = record.get('runner') or {}
-    pid = runner.get('pid')
-    if isinstance(pid, int) and pid > 0 and runner.get('start_ticks') is not None \
-            and process_start(pid) == runner.get('start_ticks'):
-        os.kill(pid, signal.SIGINT)
+    if _runner_alive(record.get('runner')):
+        os.kill(record['runner']['pid'], signal.SIGINT)
         return record['sweep_id'], 'its runner was told to stop every member'
     engine = connect()
     stopped = [cid for cid in engine.containers({'org.repro.sweep-id': record['sweep_id']})

@@ -14,13 +14,15 @@ import re
 from typing import Tuple
 
 from repro import contract
+from repro.core import safefs
 from repro.core.safefs import display
 from repro.errors import ConfigError
 from repro.execute.launchargs import expand, placeholders
 
 MAX_MEMBERS = 10_000   # above this a sweep needs --yes: it is probably a typo
+LIMIT = 100_000        # the most members a sweep record holds
 _KEY = re.compile(r'[A-Za-z_][A-Za-z0-9_.-]*')
-_RANGE = re.compile(r'(\d+)-(\d+)')
+_RANGE = re.compile(r'([0-9]+)-([0-9]+)')
 RESERVED = ('seed', 'name')
 
 
@@ -54,7 +56,7 @@ def parse_seeds(text):
             if high - low >= MAX_MEMBERS * 10:
                 raise ConfigError(f'--seeds: range {part} is too large')
             seeds.extend(range(low, high + 1))
-        elif part.isdigit():
+        elif part.isascii() and part.isdigit():
             seeds.append(int(part))
         else:
             raise ConfigError(f'--seeds: {display(part) or "an empty item"} is not a seed or '
@@ -92,6 +94,8 @@ def parse_grid(specs):
         items = tuple(v.strip() for v in values.split(','))
         if not all(items):
             raise ConfigError(f'--grid: {key} has an empty value')
+        if not all(safefs.is_utf8(v) and '\0' not in v for v in items):
+            raise ConfigError(f'--grid: a value of {key} is not UTF-8 text')
         if len(set(items)) != len(items):
             raise ConfigError(f'--grid: {key} lists a value twice')
         seen.add(key)

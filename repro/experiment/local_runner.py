@@ -3,8 +3,11 @@
 Unlike garage, a snapshot also carries every random generator's state (the
 process's and each sampler worker's, environments included), so training 10
 epochs and training 5, restoring and resuming to 10 give identical results.
+Each epoch dumps its logs and then saves its snapshot, which records what
+the appended logs hold: when an earlier attempt's outputs are mounted
+(:mod:`repro.experiment.resume`), ``train`` continues from its last snapshot,
+and the final ``progress.csv`` and snapshot are an uninterrupted run's.
 """
-import copy
 import dataclasses
 import secrets
 import time
@@ -14,7 +17,7 @@ import cloudpickle
 
 import repro
 from repro.errors import ConfigError, NotSetupError
-from repro.experiment import deterministic
+from repro.experiment import canonical, deterministic, resume, stopping
 from repro.experiment.snapshotter import Snapshotter
 from repro.log import logger, tabular
 
@@ -133,6 +136,7 @@ class LocalRunner:
         self._setup_args = None
         self._train_args = None
         self._stats = ExperimentStats()
+        self._start_epoch = 0
         self._algo = self._env = self._sampler = None
         self._n_workers = 1
         self._worker_class = self._worker_args = None
@@ -192,11 +196,21 @@ class LocalRunner:
               pause_for_plot=False, *, store_paths=None):
         """Run ``algo.train(self)`` for ``n_epochs``; returns what it returns.
 
-        ``store_paths`` is garage 2020.06's name of ``store_episodes``.
+        ``store_paths`` is garage 2020.06's name of ``store_episodes``. When
+        an earlier attempt of this experiment is mounted (``repro sweep
+        resume``, a requeued Slurm task), it continues from that attempt's
+        last snapshot instead of epoch 0 (:mod:`repro.experiment.resume`).
         """
         store_episodes = bool(_store_episodes(store_episodes, store_paths))
         if not self._has_setup:
             raise NotSetupError('Use setup() to set up the runner before training.')
+        saved = resume.continue_earlier(self._snapshotter.snapshot_dir)
+        if saved is not None:
+            self._sampler.shutdown_worker()  # setup()'s: the snapshot's replaces it
+            self._restore_saved(saved)
+            return self.resume(n_epochs=n_epochs, batch_size=batch_size, plot=plot,
+                               store_episodes=store_episodes, pause_for_plot=pause_for_plot)
+        self._start_epoch = 0
         self._train_args = TrainArgs(n_epochs=n_epochs, batch_size=batch_size, plot=plot,
                                      store_episodes=store_episodes,
                                      pause_for_plot=pause_for_plot, start_epoch=0)
@@ -233,24 +247,30 @@ class LocalRunner:
                 self._snapshotter.wait()
 
     def step_epochs(self):
-        """Yield each epoch number; after each, save a snapshot and dump logs."""
+        """Yield each epoch number; after each, dump the logs and save a snapshot.
+
+        In that order, and SIGTERM waits for both (:mod:`repro.experiment.stopping`):
+        a snapshot records what the logs held once its epoch was dumped, so
+        a resume can cut them back to it whenever the run was stopped.
+        """
         self._start_time = time.time()
         self.step_itr = self._stats.total_itr
         self.step_episode = None
         logger.log('Obtaining samples...')
-        for epoch in range(self._train_args.start_epoch, self._train_args.n_epochs):
+        for epoch in range(self._start_epoch, self._train_args.n_epochs):
             self._itr_start_time = time.time()
             with logger.prefix(f'epoch #{epoch} | '):
                 yield epoch
-                self._stats.last_episode = (self.step_episode
-                                            if self._train_args.store_episodes else None)
-                self._stats.total_epoch = epoch
-                self._stats.total_itr = self.step_itr
-                self.save(epoch)
-                if self.enable_logging:
-                    self.log_diagnostics(epoch)
-                    logger.dump_all(self.step_itr)
-                    tabular.clear()
+                with stopping.deferred():
+                    self._stats.last_episode = (self.step_episode
+                                                if self._train_args.store_episodes else None)
+                    self._stats.total_epoch = epoch
+                    self._stats.total_itr = self.step_itr
+                    if self.enable_logging:
+                        self.log_diagnostics(epoch)
+                        logger.dump_all(self.step_itr)
+                        tabular.clear()
+                    self.save(epoch)
 
     def log_diagnostics(self, epoch, pause_for_plot=False):
         """Timing to the text logs; only deterministic values to tabular."""
@@ -303,6 +323,7 @@ class LocalRunner:
             'worker_args': self._worker_args,
             'sampler': self._sampler,
             'rng': deterministic.get_rng_state(),
+            resume.STATE_KEY: resume.outputs_state(self._snapshotter.snapshot_dir),
         }
 
     def save(self, epoch):
@@ -314,21 +335,33 @@ class LocalRunner:
         logger.log('Saved')
 
     def restore(self, from_dir, from_epoch='last'):
-        """Load a snapshot: algorithm, environment, sampler and RNG streams."""
-        saved = self._snapshotter.load(from_dir, from_epoch)
+        """Load a snapshot: algorithm, environment, sampler and RNG streams.
+
+        Returns the saved train arguments, ``start_epoch`` set to the epoch
+        after the snapshot's.
+        """
+        self._restore_saved(self._snapshotter.load(from_dir, from_epoch))
+        logger.log(f'Restored from {from_dir} (epoch {self._stats.total_epoch}, '
+                   f'{self._stats.total_env_steps} env steps, '
+                   f'seed {self._setup_args.seed})')
+        return dataclasses.replace(self._train_args, start_epoch=self._start_epoch)
+
+    def _restore_saved(self, saved):
+        """Take the loaded snapshot's objects as they are (the saved train and
+        setup arguments too, unchanged), so its next save pickles the same
+        objects an uninterrupted run would (:mod:`repro.experiment.canonical`)."""
+        canonical.canonicalize(saved)
         setup = saved['setup_args']
         deterministic.set_seed(setup.seed,
                                deterministic=setup.determinism.get('deterministic', True))
         self._stats = saved['stats']
         self._train_args = saved['train_args']
-        self._train_args.start_epoch = self._stats.total_epoch + 1
+        self._start_epoch = self._stats.total_epoch + 1
         self._setup(saved['algo'], saved['env'], setup.sampler_cls, setup.sampler_args,
                     saved['n_workers'], saved['worker_class'], saved['worker_args'],
                     setup.seed, setup.determinism, sampler=saved['sampler'])
+        self._setup_args = setup
         deterministic.set_rng_state(saved['rng'])
-        logger.log(f'Restored from {from_dir} (epoch {self._stats.total_epoch}, '
-                   f'{self._stats.total_env_steps} env steps, seed {setup.seed})')
-        return copy.copy(self._train_args)
 
     def get_env_copy(self):
         return cloudpickle.loads(cloudpickle.dumps(self._env))

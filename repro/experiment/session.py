@@ -77,6 +77,7 @@ class ExperimentSession:
         self._stream_file = None
         self._saved_streams = None
         self._pushed = False
+        self._tensorboard = None
         self._outer = ([], []), {}
 
     def path(self, name):
@@ -90,7 +91,8 @@ class ExperimentSession:
             self._capture_streams()
             logger.add_output(TextOutput(self.path('debug.log')))
             logger.add_output(CsvOutput(self.path('progress.csv')))
-            logger.add_output(TensorBoardOutput(self.log_dir, x_axis=self._options['x_axis']))
+            self._tensorboard = TensorBoardOutput(self.log_dir, x_axis=self._options['x_axis'])
+            logger.add_output(self._tensorboard)
             logger.add_output(StdOutput())
             logger.push_prefix(f'[{self.name}] ')
             self._pushed = True
@@ -183,6 +185,8 @@ class ExperimentSession:
             'seed': deterministic.get_seed(),
             'determinism': deterministic.get_determinism_record(),
             'archive': None,
+            # which events file is this experiment's: a resumed attempt continues it
+            'tensorboard_file': os.path.basename(self._tensorboard.path),
         }
         self._metadata = meta
         dump_json(self.path('metadata.json'), meta)

@@ -26,6 +26,9 @@ import cloudpickle
 
 from repro.core._fs import fsync_dir, open_temp_beside
 from repro.errors import ConfigError, SnapshotNotFoundError
+from repro.experiment import pickling
+
+pickling.install_class_ids()  # a class pickled by value: the same id in every process
 
 SnapshotConfig = collections.namedtuple(
     'SnapshotConfig', ['snapshot_dir', 'snapshot_mode', 'snapshot_gap'])
@@ -90,7 +93,7 @@ def _write_visible(paths, params):
         for path in paths:
             pending.append(open_temp_beside(path))
         first, first_tmp = pending[0]
-        cloudpickle.dump(params, first)
+        pickling.dump(params, first)  # cloudpickle's, with torch storages under fixed keys
         first.flush()
         for f, _ in pending[1:]:
             with open(first_tmp, 'rb') as src:

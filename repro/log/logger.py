@@ -43,6 +43,11 @@ class Logger(PrefixStack):
             self._warn(f'Log data of type {type(data).__name__} was not '
                        'accepted by any output')
 
+    @property
+    def outputs(self):
+        """The outputs, in the order they were added (a copy)."""
+        return tuple(self._outputs)
+
     def add_output(self, output):
         """Add an output instance (a class is an error: outputs need arguments)."""
         if isinstance(output, type):

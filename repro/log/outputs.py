@@ -64,6 +64,7 @@ class TextOutput(LogOutput):
 
     def __init__(self, file_name, with_timestamp=True):
         os.makedirs(os.path.dirname(os.path.abspath(file_name)), exist_ok=True)
+        self.path = file_name
         self._file = open(file_name, 'a', encoding='utf-8')
         self._with_timestamp = with_timestamp
 
@@ -104,6 +105,10 @@ class CsvOutput(LogOutput):
         self._fieldnames = []
         self._rows = []
 
+    @property
+    def path(self):
+        return self._path
+
     def record(self, data, prefix=''):
         self.check_type(data)
         row = data.as_primitive_dict
@@ -120,6 +125,60 @@ class CsvOutput(LogOutput):
 
     def dump(self, step=None):
         self._file.flush()
+
+    def resume_state(self):
+        """What the file holds now, to cut an earlier copy back to (see
+        :meth:`continue_from`): its header line, rows and size in bytes.
+
+        The header is one new string, not the column names: those are
+        shared with the code that recorded them, and pickle's bytes would
+        depend on that sharing.
+        """
+        self._file.flush()
+        return {'header': self._header(), 'rows': len(self._rows),
+                'size': os.fstat(self._file.fileno()).st_size}
+
+    def _header(self):
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator='').writerow(self._fieldnames)
+        return buf.getvalue()
+
+    def continue_from(self, path, state):
+        """Hold what the CSV file ``path`` (an earlier attempt's) held at
+        ``state``, and append to it from there.
+
+        The rows after ``state`` are dropped. A column added after it (which
+        rewrote the file with a wider header) is dropped again, so the result
+        is byte for byte what the file was; a ValueError if it cannot be.
+        Returns a function that writes it (check everything, then write).
+        """
+        n_rows = state['rows']
+        fieldnames = next(csv.reader([state['header']])) if state['header'] else []
+        with open(path, encoding='utf-8', newline='') as f:
+            reader = csv.reader(f)
+            header = next(reader, [])
+            rows = [dict(zip(header, row)) for _, row in zip(range(n_rows), reader)]
+        if len(rows) != n_rows or not set(fieldnames) <= set(header):
+            raise ValueError(f'{path} holds fewer rows or columns than its snapshot recorded')
+        if any(value for row in rows for key, value in row.items() if key not in fieldnames):
+            raise ValueError(f'{path} has values in columns its snapshot did not record')
+        rows = [{key: row[key] for key in fieldnames} for row in rows]
+        buf = io.StringIO()
+        if fieldnames:
+            csv.DictWriter(buf, fieldnames=fieldnames, lineterminator='\n').writeheader()
+            csv.writer(buf, lineterminator='\n').writerows(
+                [[row[key] for key in fieldnames] for row in rows])
+        text = buf.getvalue()
+        if len(text.encode('utf-8')) != state['size']:
+            raise ValueError(f'{path} does not read back to the size its snapshot recorded')
+
+        def write():
+            self._file.close()
+            with atomic_writer(self._path, 'w', fsync=False) as f:
+                f.write(text)
+            self._file = open(self._path, 'a', encoding='utf-8', newline='')
+            self._fieldnames, self._rows = fieldnames, rows
+        return write
 
     def _write_rows(self, f, rows, header):
         writer = csv.DictWriter(f, fieldnames=self._fieldnames,

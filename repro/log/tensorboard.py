@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from repro.core._fs import copy_file
 from repro.log.outputs import LogOutput
 from repro.log.tabular import TabularInput
 
@@ -89,8 +90,13 @@ _file_counter = itertools.count()
 class EventFileWriter:
     """Appends events to one ``events.out.tfevents.*`` file."""
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir, path=None):
+        """A new file in ``log_dir``; or, with ``path``, append to that one."""
         os.makedirs(log_dir, exist_ok=True)
+        if path is not None:
+            self.path = path
+            self._file = open(path, 'ab')
+            return
         # TensorBoard only needs 'tfevents' in the name; time, pid and a
         # counter keep names unique. The host name (TensorBoard's habit) is
         # left out so a log directory does not reveal where it was produced.
@@ -101,6 +107,10 @@ class EventFileWriter:
         self._file.write(tfrecord(encode_event(time.time(),
                                                file_version='brain.Event:2')))
         self._file.flush()
+
+    def size(self):
+        self._file.flush()
+        return os.fstat(self._file.fileno()).st_size
 
     def add_scalars(self, scalars, step):
         self._file.write(tfrecord(encode_event(time.time(), int(step),
@@ -148,6 +158,30 @@ class TensorBoardOutput(LogOutput):
             self._writer.add_scalars(scalars, scalars.get(self._x_axis, step) or 0)
         if pending:
             self._writer.flush()
+
+    def resume_state(self):
+        """The file's size now, to cut an earlier copy back to (see
+        :meth:`continue_from`); what is recorded but not dumped is not in it."""
+        return {'size': self._writer.size()}
+
+    def continue_from(self, path, state):
+        """Hold what the events file ``path`` (an earlier attempt's) held at
+        ``state``, and append to it from there (this output's file keeps
+        its own name).
+
+        Returns a function that writes it (check everything, then write); a
+        ValueError if ``path`` is shorter than recorded.
+        """
+        size = state['size']
+        if os.stat(path).st_size < size:
+            raise ValueError(f'{path} is shorter than its snapshot recorded')
+
+        def write():
+            target = self._writer.path
+            self._writer.close()
+            copy_file(path, target, size)
+            self._writer = EventFileWriter(os.path.dirname(target), path=target)
+        return write
 
     def close(self):
         self.dump()

@@ -6,6 +6,7 @@
     template = "cpu"               # "cpu" or "cuda" (templates/Dockerfile.*)
     env = { OMP_NUM_THREADS = "1" } # extra environment baked into the image
     replay.timing = ["perf/*"]     # more wall-clock metrics replay must not compare
+    signing_key = "~/.config/repro/keys/repro-signing.key"  # REPRO_SIGNING_KEY wins
 
     [tool.repro.slurm]             # repro sweep --engine slurm
     partition = "gpu"
@@ -15,7 +16,6 @@
     python = "/shared/venv/bin/python"   # repro on the nodes (default: this one)
     warn_seconds = 300             # the requeue warning before the time limit
     extra = ["#SBATCH --qos=normal", "module load cuda"]   # lines added as written
-    signing_key = "~/.config/repro/keys/repro-signing.key"  # REPRO_SIGNING_KEY wins
 """
 import dataclasses
 import os
@@ -76,7 +76,12 @@ def slurm_options(project_root, overrides=None):
     section = _section(project_root).get('slurm', {})
     if not isinstance(section, dict):
         raise ConfigError('[tool.repro] slurm must be a table')
-    options = {**section, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    return check_slurm_options(
+        {**section, **{k: v for k, v in (overrides or {}).items() if v is not None}})
+
+
+def check_slurm_options(options):
+    """``options`` if every key and value is one the batch script may hold (pure)."""
     for key, value in options.items():
         kind = SLURM_KEYS.get(key)
         if kind is None:

@@ -3,6 +3,7 @@ import abc
 import copy
 
 from repro.errors import ConfigError
+from repro.experiment.canonical import canonicalize
 from repro.sampler.episode import EpisodeBatch
 
 
@@ -68,6 +69,6 @@ class LocalSampler(Sampler):
             if agent_update is not None:
                 worker.update_agent(agent_update)
             if env_update is not None:
-                worker.update_env(copy.deepcopy(env_update))
+                worker.update_env(canonicalize(copy.deepcopy(env_update)))
             batches.append(worker.collect(per_worker))
         return EpisodeBatch.concatenate(*batches)

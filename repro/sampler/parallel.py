@@ -11,8 +11,11 @@ import traceback
 
 import cloudpickle
 
+from repro.experiment import pickling
 from repro.sampler.episode import EpisodeBatch
 from repro.sampler.local import Sampler
+
+pickling.install_class_ids()  # workers pickle their state back: the same ids
 
 
 def _serve(conn, worker_blob):
@@ -36,7 +39,7 @@ def _serve(conn, worker_blob):
                     worker.update_env(cloudpickle.loads(env_blob))
                 conn.send(('ok', worker.collect(num_steps)))
             elif command == 'state':
-                conn.send(('ok', cloudpickle.dumps(worker)))
+                conn.send(('ok', pickling.dumps(worker)))  # snapshots hold it
             elif command == 'close':
                 conn.send(('ok', None))
                 return
@@ -55,7 +58,7 @@ class MultiprocessingSampler(Sampler):
                  **worker_options):
         super().__init__(agents, envs, worker_factory=worker_factory, **worker_options)
         self._context = context
-        self._blobs = [cloudpickle.dumps(w)
+        self._blobs = [pickling.dumps(w)
                        for w in self._factory.make_workers(agents, envs)]
         self._procs = None
 

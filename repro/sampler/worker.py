@@ -11,6 +11,7 @@ import math
 
 from repro.errors import ConfigError
 from repro.experiment import deterministic
+from repro.experiment.canonical import canonicalize
 from repro.sampler.episode import EpisodeBatch
 
 
@@ -125,6 +126,6 @@ class WorkerFactory:
                                        max_episode_length=self.max_episode_length,
                                        worker_number=i, **self.worker_args)
             worker.update_agent(agent)
-            worker.update_env(copy.deepcopy(env))
+            worker.update_env(canonicalize(copy.deepcopy(env)))
             workers.append(worker)
         return workers

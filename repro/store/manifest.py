@@ -26,7 +26,7 @@ STATUSES = ('running', 'succeeded', 'failed', 'interrupted')
 # passwords) never reaches a manifest.
 ENV_ALLOWLIST = (
     contract.ENV_SEED, 'PYTHONHASHSEED', 'CUBLAS_WORKSPACE_CONFIG', contract.ENV_DETERMINISTIC,
-    contract.ENV_THREADS,
+    contract.ENV_THREADS, contract.ENV_RESUME_FROM,
     'CUDA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES', 'OMP_NUM_THREADS',
     'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'OPENBLAS_CORETYPE', 'TZ', 'LANG', 'LC_ALL',
 )

@@ -1,10 +1,13 @@
 """Sweep records: ``<store>/sweeps/<SWEEP_ID>/sweep.json``.
 
-A record lists the members (index, seed, grid point, run id, status), the
-engine, the image and what a resume needs to run more members from the same
-snapshot. It is rewritten whole and atomically after every change, so a
-reader sees the record before or after a change, never half of one; it is
-read back as untrusted input (no links, a size limit, checked shape).
+A record lists the members (index, seed, grid point, arguments), the
+engine, the image, the Slurm job ids and what a resume needs to run more
+members from the same snapshot. Which runs a member has, and how they went,
+is in the runs' own manifests (``sweep: {id, index, ...}``), not here: Slurm
+tasks on other nodes never write the record. Only the submitting host does,
+whole and atomically (a reader sees it before or after a change, never half
+of one); it is read back as untrusted input (no links, a size limit, every
+field checked).
 """
 import datetime
 import os
@@ -70,12 +73,12 @@ class SweepStore:
         """The full sweep id for an id or a unique prefix of one."""
         if not isinstance(ref, str) or not re.fullmatch(r'[A-Za-z0-9_.-]+', ref):
             raise SweepNotFoundError(f'not a valid sweep id: {safefs.display(str(ref))}',
-                                     'list sweeps with `repro sweep status`')
+                                     'list the sweeps with `repro sweep status`')
         ids = self.ids()
         matches = [i for i in ids if i == ref] or [i for i in ids if i.startswith(ref)]
         if not matches:
             raise SweepNotFoundError(f'no sweep matches {ref!r}',
-                                     'list sweeps with `repro sweep status`')
+                                     'list the sweeps with `repro sweep status`')
         if len(matches) > 1:
             raise AmbiguousRunError(f'{ref!r} matches {len(matches)} sweeps',
                                     'give more characters of the id')
@@ -97,23 +100,59 @@ def _checked(sweep_id):
     return sweep_id
 
 
+_HEX64 = re.compile(r'[0-9a-f]{64}')
+_IMAGE = re.compile(r'sha256:[0-9a-f]{64}')
+_TOP = {'launcher': str, 'engine': str, 'created': str, 'seeds': str, 'grid': list,
+        'args_written': list, 'threads': int, 'network': bool, 'image': str, 'jobs': list,
+        'prepared': dict, 'members': list}
+
+
+def _strings(value):
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
 def _shape_problem(record, sweep_id):
-    """What is wrong with a record's shape, or None (pure)."""
+    """What is wrong with a record's shape, or None (pure). Records are read
+    back from a store repro does not trust: every field used is checked."""
     if not isinstance(record, dict) or record.get('format') != FORMAT:
         return f'{RECORD} is not a format-{FORMAT} sweep record'
     if record.get('sweep_id') != sweep_id:
         return f'{RECORD} names another sweep'
-    members = record.get('members')
-    if not isinstance(members, list):
-        return 'its member list is missing'
-    for i, member in enumerate(members):
+    for key, kind in _TOP.items():
+        value = record.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f'its {key} is missing or malformed'
+    if record['engine'] not in ('local', 'slurm') or record['threads'] < 1:
+        return 'its engine or thread count is malformed'
+    if not _IMAGE.fullmatch(record['image']):
+        return 'its image is not an image id'
+    if not all(isinstance(j, str) and j.isascii() and j.isdigit() for j in record['jobs']):
+        return 'its job ids are malformed'
+    if record.get('gpus') is not None and not (
+            isinstance(record['gpus'], str) and re.fullmatch(r'all|[0-9]+(,[0-9]+)*',
+                                                              record['gpus'])):
+        return 'its gpus are malformed'
+    if not (_strings(record['args_written']) and _strings(record['grid'])):
+        return 'its arguments are malformed'
+    prepared = record['prepared']
+    if not (isinstance(prepared.get('git'), dict) and isinstance(prepared.get('lock'), dict)
+            and isinstance(prepared.get('image'), dict)
+            and prepared['image'].get('id') == record['image']
+            and isinstance(prepared.get('diff_sha256'), str)
+            and _HEX64.fullmatch(prepared['diff_sha256'])):
+        return 'its recorded inputs are malformed'
+    if record.get('slurm') is not None and not isinstance(record['slurm'], dict):
+        return 'its Slurm options are malformed'
+    if record.get('runner') is not None and not isinstance(record['runner'], dict):
+        return 'its runner is malformed'
+    for i, member in enumerate(record['members']):
         if not (isinstance(member, dict) and member.get('index') == i
-                and isinstance(member.get('seed'), int)
+                and not isinstance(member.get('index'), bool)
+                and isinstance(member.get('seed'), int) and not isinstance(member['seed'], bool)
+                and isinstance(member.get('name'), str)
                 and isinstance(member.get('params'), dict)
                 and all(isinstance(k, str) and isinstance(v, str)
                         for k, v in member['params'].items())
-                and isinstance(member.get('args'), list)
-                and all(isinstance(a, str) for a in member['args'])
-                and (member.get('run_id') is None or isinstance(member['run_id'], str))):
+                and _strings(member.get('args'))):
             return f'member {i} is malformed'
     return None

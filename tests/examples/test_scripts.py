@@ -80,3 +80,54 @@ if __name__ == '__main__':
     assert 'KeyboardInterrupt' in err.decode()
     assert 'ConnectionResetError' not in err.decode()
     assert json.loads((log_dir / 'metadata.json').read_text())['status'] == 'interrupted'
+
+
+STOPPING = '''
+import os, runpy, signal, sys
+from repro.experiment import LocalRunner
+if not os.environ.get('REPRO_RESUME_FROM'):  # the first attempt stops in epoch 1
+    steps = LocalRunner.step_epochs
+
+    def step_epochs(runner):
+        for epoch in steps(runner):
+            if epoch == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+            yield epoch
+    LocalRunner.step_epochs = step_epochs
+runpy.run_path({example!r}, run_name='__main__')
+'''
+
+
+@pytest.mark.parametrize('example', ['cartpole_cem', 'cartpole_vpg'])
+def test_a_stopped_example_resumes_to_the_bytes_of_an_uninterrupted_run(tmp_path, example):
+    """Issue 13, as in a run's container (``python -m repro.runtime``, each
+    attempt a process of its own): two runs, and a run stopped by SIGTERM and
+    resumed from its outputs, write byte-identical progress.csv and
+    snapshots, torch's included."""
+    import os
+
+    from repro import contract
+    pytest.importorskip('gymnasium')
+    if example == 'cartpole_vpg':
+        pytest.importorskip('torch')
+    path = ROOT / 'examples' / f'{example}.py'
+    stopping = tmp_path / 'stopping.py'
+    stopping.write_text(STOPPING.format(example=str(path)))
+
+    def attempt(name, launcher, **env):
+        where = tmp_path / name
+        where.mkdir()
+        result = subprocess.run(
+            [sys.executable, '-m', 'repro.runtime', str(launcher), '--n-epochs', '3'],
+            cwd=where, capture_output=True, text=True, timeout=600,
+            env={**os.environ, 'PYTHONHASHSEED': '0', contract.ENV_SEED: '0',
+                 'OMP_NUM_THREADS': '1', **env})
+        (log_dir,) = where.glob('data/local/experiment/*')
+        return result.returncode, {p.name: p.read_bytes() for p in log_dir.iterdir()
+                                   if p.name in ('progress.csv', 'params.pkl')}
+
+    code, full = attempt('full', path)
+    assert code == 0 and attempt('again', path) == (0, full)
+    assert attempt('stopped', stopping)[0] == contract.EXIT_STOPPED
+    assert attempt('resumed', stopping,
+                   **{contract.ENV_RESUME_FROM: str(tmp_path / 'stopped')}) == (0, full)

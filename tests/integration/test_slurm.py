@@ -213,3 +213,55 @@ def test_a_store_the_nodes_cannot_see_is_named(cluster, tmp_path):
     assert result.returncode == 1
     assert last_line(result.stdout)[1] == '0/2'
     assert 'is the store' in result.stderr and 'every node mounts' in result.stderr
+
+
+CEM_LOCK = ('numpy', 'cloudpickle', 'gymnasium', 'farama-notifications', 'typing-extensions')
+
+
+def experiment_files(home, run_id):
+    """{name: bytes} of progress.csv and the snapshot of a CEM run."""
+    (log_dir,) = {p.parent for p in (home / 'runs' / run_id / 'outputs').rglob('progress.csv')}
+    return {name: (log_dir / name).read_bytes() for name in ('progress.csv', 'params.pkl')}
+
+
+def test_a_requeued_member_resumes_to_the_bytes_of_an_uninterrupted_run(cluster, tmp_path):
+    """scontrol requeue mid-training: the task stops the container (SIGTERM:
+    LocalRunner stops after a consistent snapshot), Slurm runs the task again,
+    and the new attempt continues from that snapshot."""
+    proj = git_project(tmp_path / 'p', {
+        **small_lock_files(f'slurm-{uuid.uuid4().hex[:8]}', CEM_LOCK),
+        'cem.py': (ROOT / 'examples' / 'cartpole_cem.py').read_text(),
+        'pyproject.toml': '[tool.repro.slurm]\nextra = ["export DOCKER_HOST='
+                          'unix:///run/repro-docker-${SLURMD_NODENAME}.sock"]\n'})
+    home = tmp_path / 'home'
+    args = ['--seeds', '3', '--', '--seed', '{seed}', '--n-epochs', '40']
+    sweep = subprocess.Popen(
+        [sys.executable, '-m', 'repro', 'sweep', 'cem.py', '--engine', 'slurm', *args],
+        cwd=proj, env=dict(os.environ, REPRO_HOME=str(home)), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        def training():
+            rows = [p for p in (home / 'runs').glob('*/outputs/**/progress.csv')
+                    if len(p.read_text().splitlines()) >= 4]
+            return rows
+        wait_for(training, 'a few epochs of training', timeout=300)
+        sweep_id = next(p.name for p in (home / 'sweeps').iterdir())
+        (job,) = json.loads((home / 'sweeps' / sweep_id / 'sweep.json').read_text())['jobs']
+        subprocess.run(['scontrol', 'requeue', f'{job}_0'], check=True, capture_output=True)
+        out, err = sweep.communicate(timeout=420)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert last_line(out)[1] == '1/1', err[-2000:]
+    runs = sorted(attempts(home, sweep_id))
+    assert [s for _, s, _ in runs] == ['interrupted', 'succeeded'], runs
+    rows = status(proj, home, sweep_id)
+    resumed = manifest(home, rows[0]['run_id'])
+    assert resumed['resumed_from'] and resumed['sweep']['attempt'] == 2
+    # the same member, uninterrupted, on this host's engine
+    local = repro('sweep', 'cem.py', *args, cwd=proj, home=tmp_path / 'local')
+    local_id = last_line(local.stdout)[0]
+    (row,) = status(proj, tmp_path / 'local', local_id)
+    assert experiment_files(home, rows[0]['run_id']) == \
+        experiment_files(tmp_path / 'local', row['run_id'])
+    assert containers_left(sweep_id) == {n: [] for n in NODES}

@@ -213,3 +213,25 @@ def test_verify_needs_exactly_one_of_run_or_store(forger, capsys, args):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert 'exactly one of RUN or --store' in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize('swap', ['outputs', 'run'])
+def test_resuming_never_mounts_a_directory_a_link_points_at(tmp_path, outside, swap):
+    """Issue 13: a sweep's next attempt mounts its earlier attempt's outputs
+    into the container. A forged store whose run (or outputs) is a link to a
+    directory of this host must not get that directory mounted."""
+    import shutil
+
+    from repro.errors import RunNotFoundError, UntrustedFileError
+    from repro.execute.container import earlier_outputs
+    from tests.helpers import make_run
+    store, run_id = make_run(str(tmp_path / 'store'))
+    assert earlier_outputs(store, run_id) == os.path.join(store.run_dir(run_id), 'outputs')
+    victim = os.path.join(store.run_dir(run_id), 'outputs') if swap == 'outputs' \
+        else store.run_dir(run_id)
+    shutil.rmtree(victim)
+    os.symlink(outside, victim)
+    with pytest.raises(UntrustedFileError, match='not a directory'):
+        earlier_outputs(store, run_id)
+    with pytest.raises(RunNotFoundError):
+        earlier_outputs(store, '../../etc')

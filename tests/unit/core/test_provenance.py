@@ -118,3 +118,14 @@ def test_differences_name_each_field_by_its_path():
     del manifest['artifacts'][0]
     assert 'subject[progress.csv]: signed, but not in the manifest' in differences(
         signed, manifest)
+
+
+def test_a_resumed_run_says_which_outputs_it_continued():
+    """Issue 13: the earlier attempt's outputs are an input of a resumed run."""
+    from tests.helpers import example_manifest
+    manifest = example_manifest()
+    external = statement(manifest)['predicate']['buildDefinition']['externalParameters']
+    assert 'resumed_from' not in external
+    manifest['resumed_from'] = '20261124-034001-train-s0-8a1a'
+    external = statement(manifest)['predicate']['buildDefinition']['externalParameters']
+    assert external['resumed_from'] == '20261124-034001-train-s0-8a1a'

@@ -80,3 +80,47 @@ def test_the_cli_refuses_slurm_flags_for_the_local_engine(tmp_path):
     result = subprocess.run([sys.executable, '-m', 'repro', 'sweep', 'x.py', '--seeds', '0',
                              '--partition', 'p'], cwd=tmp_path, capture_output=True, text=True)
     one_line_error(result, 'for --engine slurm')
+
+
+def archive(path, entries):
+    import io
+    import json
+    import tarfile
+    data = json.dumps(entries).encode()
+    with tarfile.open(path, 'w') as tar:
+        info = tarfile.TarInfo('manifest.json')
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return str(path)
+
+
+@pytest.mark.parametrize('entries, ok', [
+    ([{'Config': 'blobs/sha256/' + 'a' * 64, 'RepoTags': None}], True),
+    ([{'Config': 'a' * 64 + '.json', 'RepoTags': []}], True),
+    ([{'Config': 'a' * 64 + '.json', 'RepoTags': ['repro-base:bookworm']}], False),
+    ([{'Config': 'b' * 64 + '.json'}], False),
+    ([{'Config': 'a' * 64 + '.json'}, {'Config': 'b' * 64 + '.json'}], False)])
+def test_a_stored_archive_must_be_an_untagged_archive_of_the_recorded_image(
+        tmp_path, entries, ok):
+    from repro.errors import EngineError
+    path = archive(tmp_path / 'x.tar', entries)
+    if ok:
+        slurm._check_archive(path, 'sha256:' + 'a' * 64)
+    else:
+        with pytest.raises(EngineError, match='not an untagged archive'):
+            slurm._check_archive(path, 'sha256:' + 'a' * 64)
+
+
+def test_an_archive_path_is_made_only_from_an_image_id():
+    from repro.errors import EngineError
+    with pytest.raises(EngineError, match='not an image id'):
+        slurm.image_archive('/store', '../../etc/passwd')
+
+
+def test_an_array_larger_than_the_cluster_takes_is_refused_first(monkeypatch, tmp_path):
+    (tmp_path / 'scontrol').write_text('#!/bin/sh\necho "MaxArraySize            = 1001"\n')
+    os.chmod(tmp_path / 'scontrol', 0o755)
+    monkeypatch.setenv('PATH', str(tmp_path))
+    slurm.check_array_size(1000)
+    with pytest.raises(SlurmError, match='at most 1000 tasks'):
+        slurm.check_array_size(1001)
