@@ -170,7 +170,8 @@ def phases_child(argv):
     times[PHASES[0][2]] = time.perf_counter() - begin
     times['in the process'] = time.perf_counter() - start
     os.write(int(os.environ['BENCH_FD']), json.dumps(times).encode())
-    os._exit(0)  # as the `repro` command ends (repro.cli.entry), where it has one
+    os.close(int(os.environ['BENCH_FD']))
+    sys.exit(0)  # and the interpreter's teardown, as the `repro` command has it
 
 
 def bench_phases(root, env, reps):

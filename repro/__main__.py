@@ -1,3 +1,5 @@
-from repro.cli import entry
+import sys
 
-entry()
+from repro.cli import main
+
+sys.exit(main())

@@ -79,13 +79,10 @@ def _watch_sigint():
 
 def main(argv=None):
     """Console entry point: run the app, map errors to one line and an exit code."""
-    from repro.cli.params import plain_coercion
     from repro.errors import ReproError
     sigints = _watch_sigint()
     try:
-        command = typer.main.get_command(app)
-        plain_coercion(command)  # no pydantic: a tenth of a second off every command
-        result = command(args=argv, standalone_mode=False)
+        result = app(args=argv, standalone_mode=False)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo('repro: interrupted', err=True)
         return 130
@@ -118,24 +115,5 @@ def main(argv=None):
     return code
 
 
-def entry():
-    """The ``repro`` command: :func:`main`, then an exit that skips tearing
-    the interpreter down (40-80 ms with typer and click loaded, a sixth of a
-    warm run). Nothing needs that teardown: exit handlers run and the
-    output is flushed first."""
-    import atexit
-    import os
-    code = main()
-    if not isinstance(code, int):  # a message or None: Python's own exit prints it
-        sys.exit(code)
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more to say
-            pass
-    os._exit(code)
-
-
 if __name__ == '__main__':
-    entry()
+    sys.exit(main())

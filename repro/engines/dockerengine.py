@@ -1,68 +1,84 @@
-"""The container engine: Docker through its Engine API (the only module that speaks it).
+"""The container engine: Docker through docker-py (the only importer of docker).
 
 :class:`DockerEngine` implements :class:`repro.engines.interface.ContainerEngine`;
 :func:`repro.engines.interface.connect_engine` is the one place that makes one. Core
 code sees the interface only, so tests of the core pass a fake, and words
 that belong to Docker (``docker load``, how to start dockerd) stay here.
-The calls go over the daemon's socket (:mod:`repro.engines.dockerapi`), and
-a run makes the ones the Docker CLI makes for ``docker run --rm``.
+
+It uses docker-py's low-level ``APIClient``: the high-level objects inspect
+what they return (a container or an image costs a second call each time),
+and a run needs only create, attach, start, wait and remove.
 """
 import contextlib
 import os
+import re
 import threading
 
-from repro.engines import dockerapi
-from repro.engines.dockerapi import CUT, APIError, quote
 from repro.errors import EngineError, EngineLostError
 
 START_HINT = ('start the Docker Engine, e.g. `dockerd --iptables=false '
               '--ip6tables=false &` as root, or `sudo systemctl start docker`')
 LOST = ('lost the Docker Engine while the container ran (was dockerd stopped?)',
         'start it again (scripts/docker-up) and re-run')
+TIMEOUT = 120  # seconds for one API call; a load or a save streams for longer
+
+
+def _errors():
+    """(every failure of a call, the ones that mean the connection was cut)."""
+    import docker
+    import requests
+    import urllib3
+    cut = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+           urllib3.exceptions.ProtocolError, ConnectionError)
+    return (docker.errors.DockerException, requests.exceptions.RequestException, *cut), cut
 
 
 class DockerEngine:
     """A connected Docker Engine with the few operations repro needs."""
 
-    def __init__(self, client, version=None):
-        self._client = client
-        self._version = version
+    def __init__(self, api):
+        self._api = api
         self._layers = {}  # image ID -> its diff ids: an ID's layers never change
+        self._version = None
 
     @classmethod
     def connect(cls, host=None):
-        """Connect to the daemon ``DOCKER_HOST`` names; EngineError if unreachable.
-
-        The version call is the reachability check (docker-py pinged, then
-        asked for the version again): one round trip, and the manifest's
-        ``docker_version`` comes with it.
-        """
-        client = dockerapi.Client(dockerapi.connector(host))
+        """Connect to the daemon the environment (``DOCKER_HOST``…) or ``host``
+        names; EngineError if unreachable. Asking for the API version is the
+        reachability check: one round trip."""
+        import docker
+        failure, _ = _errors()
         try:
-            version = client.call('GET', '/version')
-        except (*CUT, APIError, ValueError) as exc:
-            reason = getattr(exc, 'strerror', None) or str(exc) or type(exc).__name__
-            raise EngineError(f'cannot reach the Docker daemon: {reason}', START_HINT) from None
-        return cls(client, (version or {}).get('Version'))
+            kwargs = {'base_url': host} if host else docker.utils.kwargs_from_env()
+            api = docker.APIClient(version='auto', timeout=TIMEOUT, **kwargs)
+        except failure as exc:
+            raise EngineError(f'cannot reach the Docker daemon: {_reason(exc, short=True)}',
+                              START_HINT) from None
+        return cls(api)
 
     def version(self):
+        if self._version is None:
+            self._version = self._call(self._api.version, 'cannot read the engine version'
+                                       ).get('Version')
         return self._version
 
-    def _call(self, method, path, what, params=None, body=None, missing=()):
-        """One call; None if its status is in ``missing``, an EngineError
-        naming ``what`` for any other failure."""
+    def _call(self, method, what, *args, missing=False, **kwargs):
+        """``method(*args, **kwargs)``; None if ``missing`` and the engine says
+        404, an EngineError naming ``what`` for any other failure."""
+        import docker
+        failure, _ = _errors()
         try:
-            return self._client.call(method, path, params, body)
-        except APIError as exc:
-            if exc.status in missing:
+            return method(*args, **kwargs)
+        except docker.errors.NotFound:
+            if missing:
                 return None
-            raise EngineError(f'{what}: {exc.explanation}') from None
-        except CUT as exc:
+            raise EngineError(f'{what}: not found') from None
+        except failure as exc:
             raise EngineError(f'{what}: {_reason(exc)}') from None
 
     def _inspect(self, ref):
-        image = self._call('GET', f'/images/{quote(ref)}/json', f'cannot inspect image {ref}',
-                           missing=(404,))
+        image = self._call(self._api.inspect_image, f'cannot inspect image {ref}', ref,
+                           missing=True)
         if image and image.get('Id'):
             self._layers[image['Id']] = list((image.get('RootFS') or {}).get('Layers') or [])
         return image
@@ -82,8 +98,8 @@ class DockerEngine:
 
     def image_history(self, ref):
         """The image's history, newest first (``CreatedBy`` of each step)."""
-        return self._call('GET', f'/images/{quote(ref)}/history',
-                          f'cannot read the history of image {ref}') or []
+        return self._call(self._api.history, f'cannot read the history of image {ref}',
+                          ref) or []
 
     def labels(self, ref):
         return ((self._inspect(ref) or {}).get('Config') or {}).get('Labels') or {}
@@ -94,11 +110,11 @@ class DockerEngine:
     def images(self, label):
         """Images that carry ``label`` (``key`` or ``key=value``): dicts with
         ``Id``, ``RepoTags``, ``Labels``, ``Size``, ``Created``."""
-        return self._call('GET', '/images/json', 'cannot list images',
-                          {'filters': _filters(label=[label])}) or []
+        return self._call(self._api.images, 'cannot list images',
+                          filters={'label': label}) or []
 
     def find_image(self, label, value):
-        """ID of an image labelled ``label=value``, or None."""
+        """ID of an image labelled ``label=value``, or None (the reuse check)."""
         found = self.images(f'{label}={value}')
         return found[0]['Id'] if found else None
 
@@ -159,38 +175,29 @@ class DockerEngine:
     def _load_stream(self, chunks):
         """POST the archive ``chunks``; the IDs of the images it held. docker
         reports a failed load inside a 200 answer, as an ``error`` message."""
-        import re
+        failure, _ = _errors()
         refs = []
         try:
-            response = self._client.stream('POST', '/images/load', {'quiet': '1'}, body=chunks)
-            with contextlib.closing(response):
-                for message in dockerapi.json_lines(response):
-                    if message.get('error') or message.get('errorDetail'):
-                        detail = message.get('errorDetail') or {}
-                        raise EngineError('docker load failed: '
-                                          + (detail.get('message') or message['error']))
-                    match = re.match(r'Loaded image(?: ID)?: (.+)$',
-                                     str(message.get('stream', '')).strip())
-                    if match:
-                        refs.append(match.group(1))
-        except APIError as exc:
-            raise EngineError(f'docker load failed: {exc.explanation}') from None
-        except (*CUT, ValueError) as exc:
+            for message in self._api.load_image(chunks):
+                if message.get('error') or message.get('errorDetail'):
+                    detail = message.get('errorDetail') or {}
+                    raise EngineError('docker load failed: '
+                                      + (detail.get('message') or message['error']))
+                match = re.match(r'Loaded image(?: ID)?: (.+)$',
+                                 str(message.get('stream', '')).strip())
+                if match:
+                    refs.append(match.group(1))
+        except failure as exc:
             raise EngineError(f'docker load failed: {_reason(exc)}') from None
         return [ref if ref.startswith('sha256:') else self.image_id(ref) for ref in refs]
 
     def save_image(self, ref, out):
         """``docker save`` ``ref`` into the open binary file ``out``."""
+        failure, _ = _errors()
         try:
-            response = self._client.stream('GET', f'/images/{quote(ref)}/get')
-            with contextlib.closing(response):
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-        except APIError as exc:
-            raise EngineError(f'cannot save image {ref}: {exc.explanation}') from None
-        except CUT as exc:
-            if isinstance(exc, OSError) and exc.filename:  # ``out`` failed, not the engine
-                raise
+            for chunk in self._api.get_image(ref, chunk_size=1 << 20):
+                out.write(chunk)
+        except failure as exc:
             raise EngineError(f'cannot save image {ref}: {_reason(exc)}') from None
 
     def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
@@ -207,181 +214,105 @@ class DockerEngine:
         KeyboardInterrupt; the container is removed in every case, also
         when it never started (e.g. ``--gpus`` on a host without GPUs).
 
-        The calls are the Docker CLI's for ``docker run --rm``: create (the
-        engine removes the container when it ends), attach to its output,
-        wait for its removal, start; then the output streams in and the
-        wait answers with the exit code. Create never pulls from a registry.
+        The calls: create, attach (before the start, so no output is lost),
+        start, wait, remove. Create never pulls from a registry, as
+        ``docker run`` would.
         """
-        body = container_spec(image, command, env=env, mounts=mounts, user=user,
+        import docker
+        failure, cut = _errors()
+        spec = container_spec(image, command, env=env, mounts=mounts, user=user,
                               network=network, workdir=workdir, gpus=gpus,
                               read_only_root=read_only_root, labels=labels,
                               hostname=hostname, cpuset=cpuset)
-        created = self._call('POST', '/containers/create', 'cannot create the container',
-                             body=body)
+        created = self._call(self._api.create_container, 'cannot create the container',
+                             host_config=self._api.create_host_config(**spec.pop('host')),
+                             **spec)
         container_id = created['Id']
-        removed = False
         try:
             if on_start:
                 on_start(container_id)
-            exit_code = self._attached(container_id, on_output)
-            removed = True
-            return exit_code, container_id
+            try:
+                sock = self._api.attach_socket(container_id, params={
+                    'stdout': 1, 'stderr': 1, 'stream': 1})
+            except failure as exc:
+                raise EngineError(f'cannot attach to the container: {_reason(exc)}') from None
+            with contextlib.closing(sock):
+                try:
+                    self._api.start(container_id)
+                except cut:
+                    raise EngineLostError(*LOST) from None
+                except failure as exc:
+                    raise EngineError(f'cannot start the container: {_reason(exc)}') from None
+                with contextlib.suppress(OSError):  # a cut stream: the wait below tells
+                    for _stream, chunk in docker.utils.socket.frames_iter(sock, tty=False):
+                        if on_output:
+                            on_output(chunk)
+            try:
+                answer = self._api.wait(container_id)
+            except cut:
+                raise EngineLostError(*LOST) from None
+            except failure as exc:
+                raise EngineError('the Docker Engine failed while the container ran: '
+                                  f'{_reason(exc)}') from None
+            error = (answer.get('Error') or {}).get('Message')
+            if error:
+                raise EngineError(f'the Docker Engine failed while the container ran: {error}')
+            return answer.get('StatusCode', 1), container_id
         except KeyboardInterrupt:
-            with contextlib.suppress(*CUT, APIError):  # the engine may be gone too
-                self._client.call('POST', f'/containers/{container_id}/stop', {'t': 10})
+            with contextlib.suppress(*failure):  # the engine may be gone too
+                self._api.stop(container_id, timeout=10)
             raise
         finally:
-            if not removed:
-                with contextlib.suppress(*CUT, APIError):
-                    self._client.call('DELETE', f'/containers/{container_id}', {'force': 1})
-
-    def _attached(self, container_id, on_output):
-        """Attach, wait, start, stream; the exit code once the engine removed it."""
-        path = f'/containers/{container_id}'
-        try:
-            attached = self._client.attach(f'{path}/attach',
-                                           {'stream': 1, 'stdout': 1, 'stderr': 1})
-        except (*CUT, APIError) as exc:
-            raise EngineError(f'cannot attach to the container: {_reason(exc)}') from None
-        with contextlib.closing(attached):
-            try:
-                waiter = _Waiter(self._client, f'{path}/wait', attached.sock)
-            except (*CUT, APIError) as exc:
-                raise EngineError(f'cannot wait for the container: {_reason(exc)}') from None
-            try:
-                self._client.call('POST', f'{path}/start')
-            except APIError as exc:
-                waiter.close()
-                raise EngineError(f'cannot start the container: {exc.explanation}') from None
-            except CUT:
-                waiter.close()
-                raise EngineLostError(*LOST) from None
-            try:
-                for chunk in dockerapi.frames(attached.fp):
-                    if on_output:
-                        on_output(chunk)
-            except CUT:
-                pass  # the waiter tells a cut engine from a closed stream
-            answer = waiter.result()
-        if answer is None:
-            raise EngineLostError(*LOST)
-        error = (answer.get('Error') or {}).get('Message')
-        if error:
-            raise EngineError(f'the Docker Engine failed while the container ran: {error}')
-        code = answer.get('StatusCode', 1)
-        if code and not self._reachable():  # killed as dockerd shut down
-            raise EngineLostError(*LOST)
-        return code
-
-    def _reachable(self):
-        try:
-            self._client.call('GET', '/_ping', timeout=10)
-        except (*CUT, APIError):
-            return False
-        return True
+            with contextlib.suppress(*failure):
+                self._api.remove_container(container_id, force=True)
 
     def containers(self, labels):
         """Ids of the containers (running or not) that carry all ``labels``."""
-        found = self._call('GET', '/containers/json', 'cannot list containers',
-                           {'all': 1, 'filters': _filters(
-                               label=[f'{k}={v}' for k, v in labels.items()])})
+        found = self._call(self._api.containers, 'cannot list containers', all=True,
+                           filters={'label': [f'{k}={v}' for k, v in labels.items()]})
         return [c['Id'] for c in found or ()]
 
     def stop_container(self, container_id):
         """Stop and remove a container if it still exists; True if it did."""
-        path = f'/containers/{quote(container_id)}'
+        import docker
+        failure, _ = _errors()
         try:
-            self._client.call('POST', f'{path}/stop', {'t': 10}, timeout=TIMEOUT_STOP)
-        except APIError as exc:
-            if exc.status == 404:
-                return False
-            raise EngineError(f'cannot stop container {container_id[:12]}: '
-                              f'{exc.explanation}') from None
-        except CUT as exc:
+            self._api.stop(container_id, timeout=10)
+        except docker.errors.NotFound:
+            return False
+        except failure as exc:
             raise EngineError(f'cannot stop container {container_id[:12]}: '
                               f'{_reason(exc)}') from None
-        with contextlib.suppress(*CUT, APIError):  # removed already (auto-remove)
-            self._client.call('DELETE', path, {'force': 1})
+        with contextlib.suppress(*failure):  # removed meanwhile
+            self._api.remove_container(container_id, force=True)
         return True
 
     def remove_image(self, ref):
-        self._call('DELETE', f'/images/{quote(ref)}', f'cannot remove image {ref}',
-                   {'force': 1}, missing=(404,))
-
-
-TIMEOUT_STOP = dockerapi.TIMEOUT + 10  # the engine waits up to 10 s before it kills
-
-
-class _Waiter:
-    """The wait call of one container, answered in a thread.
-
-    Sent before the start, as the CLI sends it, so the exit code cannot be
-    missed. If the engine goes away, the wait call breaks first (the output
-    stream is a hijacked connection the daemon does not close), so the
-    waiter shuts the output stream down too: the run ends at once.
-    """
-
-    def __init__(self, client, path, output_sock):
-        self._answer = None
-        self._response = client.stream('POST', path, {'condition': 'removed'})
-        self._sock = output_sock
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self):
-        import json
-        try:
-            self._answer = json.loads(self._response.read())
-        except Exception:  # noqa: BLE001 - cut, broken, or closed by close(): no answer
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(2)  # socket.SHUT_RDWR: end the output stream
-
-    def result(self):
-        """The engine's answer ({StatusCode, Error}), or None if it went away."""
-        self._thread.join()
-        self._response.close()
-        return self._answer
-
-    def close(self):
-        """Give up the wait (the container never started): wake the reader first,
-        as closing a stream another thread reads would block until it ends."""
-        with contextlib.suppress(OSError):
-            self._response.sock.shutdown(2)
-        self._thread.join()
-        self._response.close()
+        self._call(self._api.remove_image, f'cannot remove image {ref}', ref, force=True,
+                   missing=True)
 
 
 def container_spec(image, command, *, env=None, mounts=(), user=None, network=False,
                    workdir=None, gpus=None, read_only_root=False, labels=None, hostname=None,
                    cpuset=None):
-    """The body of ``POST /containers/create`` (pure): no capabilities, no new
-    privileges, the given mounts only, removed by the engine when it ends."""
-    host = {'Mounts': [bind_mount(h, c, mode) for h, c, mode in mounts],
-            'NetworkMode': 'bridge' if network else 'none', 'CapDrop': ['ALL'],
-            'SecurityOpt': ['no-new-privileges'], 'AutoRemove': True,
-            'ReadonlyRootfs': bool(read_only_root)}
+    """Arguments of ``APIClient.create_container`` (pure), with those of
+    ``create_host_config`` under ``host``: no capabilities, no new
+    privileges, the given mounts only, no networking unless ``network``."""
+    host = dict(mounts=[bind_mount(h, c, mode) for h, c, mode in mounts],
+                network_mode='bridge' if network else 'none', cap_drop=['ALL'],
+                security_opt=['no-new-privileges'], read_only=bool(read_only_root))
     if read_only_root:
-        host['Tmpfs'] = {'/tmp': 'rw,exec,size=1g'}
+        host['tmpfs'] = {'/tmp': 'rw,exec,size=1g'}
     if cpuset:
-        host['CpusetCpus'] = cpuset
+        host['cpuset_cpus'] = cpuset
     if gpus:
+        import docker
         ids = None if gpus == 'all' else [g.strip() for g in str(gpus).split(',')]
-        host['DeviceRequests'] = [{'Driver': '', 'Count': -1 if gpus == 'all' else 0,
-                                   'DeviceIDs': ids, 'Capabilities': [['gpu']],
-                                   'Options': {}}]
-    spec = {'Image': image, 'Cmd': list(command), 'Env': [f'{k}={v}' for k, v in
-                                                         (env or {}).items()],
-            'Labels': dict(labels or {}), 'AttachStdout': True, 'AttachStderr': True,
-            'HostConfig': host}
-    for key, value in (('User', user), ('WorkingDir', workdir), ('Hostname', hostname)):
-        if value:
-            spec[key] = value
-    return spec
-
-
-def _filters(**filters):
-    import json
-    return json.dumps(filters)
+        host['device_requests'] = [docker.types.DeviceRequest(
+            count=-1 if gpus == 'all' else None, device_ids=ids, capabilities=[['gpu']])]
+    return dict(image=image, command=list(command), environment=dict(env or {}),
+                labels=dict(labels or {}), user=user, working_dir=workdir, hostname=hostname,
+                host=host)
 
 
 def bind_mount(host, container, mode):
@@ -393,14 +324,19 @@ def bind_mount(host, container, mode):
     would be taken for a named volume. Missing host paths are refused by
     the engine instead of being created as root-owned directories.
     """
+    import docker
     if mode not in ('ro', 'rw'):
         raise EngineError(f'invalid mount mode {mode!r} for {container}: use ro or rw')
     if not os.path.isabs(host):
         raise EngineError(f'mount source must be an absolute path: {host!r}')
-    return {'Target': container, 'Source': host, 'Type': 'bind', 'ReadOnly': mode == 'ro'}
+    return docker.types.Mount(target=container, source=host, type='bind',
+                              read_only=mode == 'ro')
 
 
-def _reason(exc):
-    """The engine's one-line explanation of ``exc``."""
+def _reason(exc, short=False):
+    """The engine's one-line explanation of ``exc`` (``short``: before any
+    parenthesised detail, as docker-py wraps a socket error in three)."""
     text = getattr(exc, 'explanation', None) or str(exc) or type(exc).__name__
+    if short:
+        text = str(text).split('(')[0].strip() or type(exc).__name__
     return ' '.join(str(text).split())

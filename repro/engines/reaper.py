@@ -24,27 +24,13 @@ def alive(pid):
     return True
 
 
-def command(pid, container_id, store_root='', run_id=''):
-    """(argv, environment) of the reaper for one container.
-
-    It starts while the container starts, on a machine that may have two
-    cores: with ``-S`` (no site, no ``.pth`` files) its start-up costs a
-    few milliseconds, not 30. It needs only repro and the standard library
-    (the engine is spoken to over its socket), so the folder holding this
-    repro is its whole path.
-    """
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    path = os.pathsep.join(p for p in (here, os.environ.get('PYTHONPATH')) if p)
-    return ([sys.executable, '-S', '-m', 'repro.engines.reaper', str(pid), container_id,
-             store_root, run_id], dict(os.environ, PYTHONPATH=path))
-
-
 def spawn(pid, container_id, store_root='', run_id=''):
     """Start the reaper for one container (of a run, if ``run_id``), detached
     from the caller's terminal."""
-    argv, env = command(pid, container_id, store_root, run_id)
-    subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+    subprocess.Popen([sys.executable, '-m', 'repro.engines.reaper', str(pid), container_id,
+                      store_root, run_id], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                     start_new_session=True, close_fds=True)
 
 
 def guard(container_id):

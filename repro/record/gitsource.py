@@ -19,7 +19,7 @@ import urllib.parse
 
 from repro.errors import SourceError
 from repro.core.safefs import display
-from repro.record.tools import run_tool
+from repro.record.tools import run_tool, telling_line
 from repro.store.treesafe import blob_id, tree_id  # noqa: F401  (git's ids, pure)
 
 EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
@@ -70,74 +70,44 @@ class SourceSnapshot:
                 'dirty': self.dirty, 'tree': self.tree, 'diff_sha256': self.diff_sha256}
 
 
-@dataclasses.dataclass(frozen=True)
-class _Repo:
-    root: str      # the work tree
-    git_dir: str
-
-
-def _git(repo, *args, env=None, text=True):
-    """``git ARGS`` in the work tree; its stdout, or a SourceError with git's telling line."""
-    return run_tool(['git', *args], cwd=repo.root, text=text, error=SourceError,
-                    env=None if env is None else {**os.environ, **env},
-                    what=f'git {args[0]} (snapshotting the source)').stdout
-
-
 def open_repo(path):
-    """The repository around ``path``, as git itself finds it (GitPython's
-    import alone cost every run 45 ms)."""
-    outside = SourceError(f'{path} is not inside a git repository',
-                          'run `git init` (and commit) in your project first')
+    import git
     try:
-        out = subprocess.run(['git', 'rev-parse', '--show-toplevel', '--absolute-git-dir'],
-                             cwd=path, capture_output=True, text=True)
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        if not os.path.isdir(path):
-            raise outside from None
-        raise SourceError(f'git could not start: {exc.strerror}') from None
-    lines = out.stdout.splitlines()
-    if out.returncode != 0 or len(lines) != 2:
-        raise outside
-    return _Repo(*lines)
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise SourceError(f'{path} is not inside a git repository',
+                          'run `git init` (and commit) in your project first') from None
 
 
 def _head(repo):
-    """(commit, its tree) of HEAD; (None, the empty tree) before the first commit."""
-    out = subprocess.run(['git', 'cat-file', '--batch-check=%(objecttype) %(objectname)'],
-                         cwd=repo.root, input='HEAD^{commit}\nHEAD^{tree}\n',
-                         capture_output=True, text=True)  # one process, and no error if unborn
-    found = dict(line.split() for line in out.stdout.splitlines()
-                 if line.startswith(('commit ', 'tree ')))
-    if out.returncode != 0 or 'commit' not in found:
+    try:
+        commit = repo.head.commit
+    except ValueError:  # no commits yet
         return None, EMPTY_TREE
-    return found['commit'], found['tree']
+    return commit.hexsha, commit.tree.hexsha
 
 
 def _branch(repo):
-    out = subprocess.run(['git', 'symbolic-ref', '-q', '--short', 'HEAD'], cwd=repo.root,
-                         capture_output=True, encoding='utf-8', errors='replace')
-    if out.returncode != 0:
-        return None  # a detached HEAD
-    return out.stdout.strip() or None
+    try:
+        return repo.active_branch.name
+    except TypeError:  # detached HEAD
+        return None
 
 
 def _remote(repo):
-    """The URL of ``origin`` (else of the first remote), credentials stripped."""
-    out = subprocess.run(['git', 'config', '-z', '--get-regexp', r'^remote\..*\.url$'],
-                         cwd=repo.root, capture_output=True, encoding='utf-8', errors='replace')
-    names = [record.split('\n', 1)[0][len('remote.'):-len('.url')]
-             for record in out.stdout.split('\0') if record]
-    if not names:
+    remotes = {r.name: r for r in repo.remotes}
+    remote = remotes.get('origin') or next(iter(remotes.values()), None)
+    if remote is None:
         return None
-    name = 'origin' if 'origin' in names else names[0]
-    url = _git(repo, 'remote', 'get-url', name).strip()  # with url.*.insteadOf applied
-    return strip_credentials(url) if url else None
+    urls = list(remote.urls)
+    return strip_credentials(urls[0]) if urls else None
 
 
 def _index_entries(repo, env):
     """[(path, mode, oid)] of the index; names that are not UTF-8 keep their
     bytes as surrogate escapes (``os.fsdecode``), so nothing crashes on them."""
-    out = _git(repo, 'ls-files', '-s', '-z', env=env, text=False)
+    out = repo.git.ls_files('-s', '-z', env=env, stdout_as_string=False,
+                            strip_newline_in_stdout=False)
     files = []
     for record in out.decode('utf-8', 'surrogateescape').split('\0'):  # = os.fsdecode
         if record:
@@ -245,38 +215,28 @@ def _from_git(stream, oid, size):
 
 def snapshot_source(path, store):
     """Snapshot the repository containing ``path`` into ``store``."""
+    import git
     repo = open_repo(path)
     try:
         return _snapshot(repo, store)
-    except OSError as exc:  # e.g. unreadable files
+    except git.GitCommandError as exc:
+        raise SourceError('git failed while snapshotting the source: '
+                          + git_error_line(exc.stderr, exc.status)) from None
+    except OSError as exc:  # e.g. git not on PATH, or unreadable files
         raise SourceError(f'cannot snapshot the source: {exc.strerror or exc}') from None
 
 
-def _metadata(repo):
-    """HEAD, the branch and the remote, read in a thread while the tree is
-    built: four git processes that need not wait for the other three.
-    Returns a function that waits and gives (commit, head tree, branch, remote)."""
-    found = {}
-
-    def read():
-        try:
-            found['head'] = (*_head(repo), _branch(repo), _remote(repo))
-        except BaseException as exc:  # noqa: BLE001 - raised by the caller
-            found['error'] = exc
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-
-    def result():
-        thread.join()
-        if 'error' in found:
-            raise found['error']
-        return found['head']
-    return result
+def git_error_line(stderr, status):
+    """The telling line of git's stderr as GitPython reports it (pure)."""
+    text = str(stderr or '').strip()
+    if text.startswith("stderr: '"):
+        text = text[len("stderr: '"):].rstrip("'")
+    return telling_line(text) if text.strip() else f'exit code {status}'
 
 
 def _snapshot(repo, store):
-    root = repo.root
-    metadata = _metadata(repo)
+    root = repo.working_tree_dir
+    commit, head_tree = _head(repo)
     with tempfile.TemporaryDirectory(prefix='repro-index-') as tmp:
         index = os.path.join(tmp, 'index')
         user_index = os.path.join(repo.git_dir, 'index')
@@ -286,8 +246,8 @@ def _snapshot(repo, store):
         # core.bigFileThreshold (512 MB by default): stream from LARGE on.
         env = {'GIT_INDEX_FILE': index, 'GIT_CONFIG_COUNT': '1',
                'GIT_CONFIG_KEY_0': 'core.bigFileThreshold', 'GIT_CONFIG_VALUE_0': str(LARGE)}
-        _git(repo, 'add', '-A', '--', '.', env=env)
-        tree = _git(repo, 'write-tree', env=env).strip()
+        repo.git.add('-A', '--', '.', env=env)
+        tree = repo.git.write_tree(env=env)
         files = _index_entries(repo, env)
     _refuse_submodules(files)
     paths = {oid: path for path, _mode, oid in files}
@@ -302,9 +262,8 @@ def _snapshot(repo, store):
              if oid in sizes and sizes[oid][2] > LARGE and mode != '120000']
     warnings = [f'{display(path)} is {size / 2**20:,.0f} MB; it is kept in the run store '
                 'and left out of the source diff' for path, size in large]
-    commit, head_tree, branch, remote = metadata()
-    return SourceSnapshot(root=root, commit=commit, branch=branch,
-                          remote=remote, dirty=tree != head_tree, tree=tree,
+    return SourceSnapshot(root=root, commit=commit, branch=_branch(repo),
+                          remote=_remote(repo), dirty=tree != head_tree, tree=tree,
                           diff=_diff(root, head_tree, tree, [p for p, _ in large]),
                           files=files, new_bytes=new_bytes, warnings=warnings)
 

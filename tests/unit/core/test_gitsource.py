@@ -33,28 +33,6 @@ def test_clean_tree_snapshot(repo, tmp_path):
     assert 'SECRET' not in str(snap.git_record())
 
 
-
-def test_head_branch_and_remote_as_git_reports_them(repo, tmp_path):
-    """Read with git's own commands: a subdirectory finds the work tree, a
-    detached HEAD has no branch, origin wins over other remotes and its URL
-    is git's (insteadOf applied), a repository with no commit snapshots too."""
-    store = RunStore(tmp_path / 'store')
-    (repo / 'sub').mkdir()
-    git(repo, 'remote', 'add', 'aaa', 'https://other.example/x.git')
-    git(repo, 'config', 'url.https://mirror.example/.insteadOf', 'https://other.example/')
-    snap = snapshot_source(str(repo / 'sub'), store)
-    assert snap.root == str(repo) and snap.remote == 'https://github.com/o/r.git'
-    git(repo, 'checkout', '-q', '--detach')
-    git(repo, 'remote', 'remove', 'origin')
-    snap = snapshot_source(str(repo), store)
-    assert snap.branch is None and snap.remote == 'https://mirror.example/x.git'
-    fresh = tmp_path / 'fresh'
-    git(tmp_path, 'init', '-q', '-b', 'trunk', str(fresh))
-    (fresh / 'a.py').write_text('1\n')
-    snap = snapshot_source(str(fresh), store)
-    assert (snap.commit, snap.branch, snap.remote, snap.dirty) == (None, 'trunk', None, True)
-    assert [p for p, _, _ in snap.files] == ['a.py'] and b'+1' in snap.diff
-
 def test_untracked_and_modified_files_are_in_the_tree_not_in_the_index(repo, tmp_path):
     (repo / 'new.py').write_text('x = 1\n')
     (repo / 'ignored.txt').write_text('no\n')
@@ -295,3 +273,12 @@ def test_a_300_mb_file_snapshots_in_bounded_memory(repo, tmp_path):
         import shutil
         shutil.rmtree(tmp_path / 'store', ignore_errors=True)
 
+
+@pytest.mark.parametrize('stderr, line', [
+    ("stderr: 'fatal: pathspec bad'", 'fatal: pathspec bad'),
+    ("stderr: 'hint: x\nfatal: index.lock exists\nhint: y'", 'fatal: index.lock exists'),
+    ('', 'exit code 128'),
+])
+def test_git_error_line(stderr, line):
+    from repro.record.gitsource import git_error_line
+    assert git_error_line(stderr, 128) == line
