@@ -290,4 +290,4 @@ def test_the_container_host_name_can_be_fixed(engine, base_image):
     assert b''.join(chunks).split() == [b'repro-run', b'repro-run']
     chunks.clear()
     _, container = engine.run(base_image[0], script, on_output=chunks.append)
-    assert b''.join(chunks).split() == [container.id[:12].encode()] * 2  # the engine's choice
+    assert b''.join(chunks).split() == [container[:12].encode()] * 2  # the engine's choice
