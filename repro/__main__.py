@@ -1,5 +1,3 @@
-import sys
+from repro.cli import entry
 
-from repro.cli import main
-
-sys.exit(main())
+entry()

@@ -51,6 +51,11 @@ class StoreError(ReproError):
     """The run store is unreadable, unwritable or inconsistent."""
 
 
+class InUseError(StoreError):
+    """A run that a replay or a sweep refers to, or that still runs: ``repro
+    rm`` keeps it unless forced."""
+
+
 class UntrustedFileError(StoreError):
     """A file in a run directory or the store is not one repro reads safely:
     a link, FIFO or device, too large, not UTF-8, or malformed."""

@@ -7,6 +7,7 @@ an exit code, or raises what the real engine would.
 """
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 
@@ -37,7 +38,8 @@ class Call:
 
 class FakeEngine:
     def __init__(self, behave=None, images=(BASE_ID, IMAGE_ID)):
-        self.images = set(images)
+        self.held = set(images)
+        self.built = {}
         self.behave = behave or (lambda call: 0)
         self.calls = []
 
@@ -47,7 +49,7 @@ class FakeEngine:
     def image_id(self, ref):
         if ref == 'repro-base:bookworm':
             ref = BASE_ID
-        return ref if ref in self.images else None
+        return ref if ref in self.held else None
 
     def repo_digests(self, ref):
         return []
@@ -61,11 +63,21 @@ class FakeEngine:
     def load(self, archive_path):
         raise AssertionError('the fake engine loads no images')
 
-    def load_image(self, config, layer_paths, tag):
+    def load_image(self, write_archive):
         raise AssertionError('the fake engine builds no images')
+
+    def image_history(self, ref):
+        return []
 
     def layer_chains(self, label):
         return set()
+
+    def images(self, label):
+        """The fake's images, each labelled with its own key (``built`` maps
+        image ID -> key for the ones a test says repro built)."""
+        return [{'Id': i, 'RepoTags': [], 'Size': 1000,
+                 'Labels': {'org.repro.key': self.built.get(i, 'none')}}
+                for i in sorted(self.held)]
 
     def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
             workdir=None, gpus=None, on_output=None, read_only_root=False, labels=None,
@@ -87,7 +99,7 @@ class FakeEngine:
         return False
 
     def remove_image(self, ref):
-        self.images.discard(ref)
+        self.held.discard(ref)
 
 
 def project(root, launcher='train.py'):
@@ -98,6 +110,18 @@ def project(root, launcher='train.py'):
     (root / launcher).write_text('print("hi")\n')
     for name in ('requirements.in', 'requirements.lock'):
         shutil.copy(os.path.join(repo_root, name), root)
+    return root
+
+
+def fake_engine_project(tmp_path, monkeypatch):
+    """A project whose image the fake engine holds, with a cache of its own
+    and no reaper (nothing real to reap); returns its root."""
+    from repro.engines import reaper
+    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.delenv('REPRO_HOME', raising=False)
+    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
+    root = project(tmp_path / 'proj')
+    remember_image(FakeEngine(), root)
     return root
 
 
@@ -140,6 +164,15 @@ class PlanEngine:
     def find_image(self, label, value):
         return None
 
+    def image_layers(self, ref):
+        return []
+
+    def image_history(self, ref):
+        return []
+
+    def layer_chains(self, label):
+        return set()
+
     def save_image(self, ref, out):
         import io
         import json
@@ -155,3 +188,122 @@ class PlanEngine:
     def run(self, image, command, **kwargs):
         kwargs['on_output'](self.output)
         return self.build_exit, None
+
+
+class FakeDaemon:
+    """A Docker Engine API on a Unix socket, answering from a script (no Docker).
+
+    It tests :class:`repro.engines.dockerengine.DockerEngine` over its real
+    transport. ``calls`` lists ``(method, path)`` as they arrive (queries
+    dropped), ``bodies`` the JSON bodies by path. A run's container writes
+    ``output`` (a list of bytes frames) to the attached stream, then exits
+    with ``exit_code``; ``start_error`` makes the start fail, ``cut`` makes
+    the engine drop the wait call mid-run (as a stopped dockerd would), ``load_messages``
+    are what a load answers.
+    """
+
+    def __init__(self, path, output=(), exit_code=0, start_error=None, cut=False,
+                 load_messages=()):
+        import http.server
+        import socketserver
+        import threading
+        self.path, self.calls, self.bodies = str(path), [], {}
+        self.output, self.exit_code, self.start_error, self.cut = output, exit_code, \
+            start_error, cut
+        self.load_messages = load_messages
+        self.started, self.gone = threading.Event(), threading.Event()
+        self.written = threading.Event()  # the output is out
+        daemon = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                daemon.handle(self)
+
+            do_POST = do_DELETE = do_GET
+
+        class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+            daemon_threads = True
+
+        self.server = Server(self.path, Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, req):
+        import json
+        path = re.sub(r'^/v[0-9.]+/', '/', req.path.split('?')[0])  # docker-py's /v1.41/…
+        length = int(req.headers.get('Content-Length') or 0)
+        if req.headers.get('Transfer-Encoding') == 'chunked':
+            body = b''
+            while (size := int(req.rfile.readline().strip(), 16)):
+                body += req.rfile.read(size)
+                req.rfile.readline()
+            req.rfile.readline()
+        else:
+            body = req.rfile.read(length) if length else b''
+        self.calls.append((req.command, path))
+        if body[:1] == b'{':
+            self.bodies[path] = json.loads(body)
+        action = path.rsplit('/', 1)[-1]
+        if path == '/version':
+            return self.reply(req, 200, {'Version': 'fake-20.10', 'ApiVersion': '1.41'})
+        if path == '/_ping':
+            return self.reply(req, 200 if not self.gone.is_set() else 500, b'OK')
+        if path == '/containers/create':
+            return self.reply(req, 201, {'Id': 'c0ffee' * 10 + 'abcd', 'Warnings': []})
+        if action == 'attach':
+            req.wfile.write(b'HTTP/1.1 101 UPGRADED\r\nContent-Type: '
+                            b'application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\n'
+                            b'Upgrade: tcp\r\n\r\n')
+            req.wfile.flush()
+            self.started.wait(10)
+            for chunk in self.output:
+                req.wfile.write(b'\x01\0\0\0' + len(chunk).to_bytes(4, 'big') + chunk)
+                req.wfile.flush()
+            self.written.set()
+            req.close_connection = True  # the container ended, or the daemon went away
+            return None
+        if action == 'wait':
+            req.send_response(200)
+            req.send_header('Content-Type', 'application/json')
+            req.send_header('Transfer-Encoding', 'chunked')
+            req.end_headers()
+            req.wfile.flush()
+            self.started.wait(10)
+            if self.cut:
+                self.written.wait(10)
+                self.gone.set()
+                req.close_connection = True
+                return None  # the connection drops without an answer
+            data = json.dumps({'StatusCode': self.exit_code, 'Error': None}).encode()
+            req.wfile.write(b'%x\r\n%s\r\n0\r\n\r\n' % (len(data), data))
+            return None
+        if action == 'start':
+            if self.start_error:
+                return self.reply(req, 500, {'message': self.start_error})
+            self.started.set()
+            return self.reply(req, 204, b'')
+        if action in ('stop', 'kill') or req.command == 'DELETE':
+            return self.reply(req, 204, b'')
+        if path == '/images/load':
+            return self.reply(req, 200, b''.join(json.dumps(m).encode() + b'\r\n'
+                                                 for m in self.load_messages))
+        return self.reply(req, 404, {'message': f'no such thing: {path}'})
+
+    @staticmethod
+    def reply(req, status, data):
+        import json
+        is_json = not isinstance(data, bytes)
+        data = json.dumps(data).encode() if is_json else data
+        req.send_response(status)
+        req.send_header('Content-Type', 'application/json' if is_json else 'text/plain')
+        req.send_header('Content-Length', str(len(data)))
+        req.end_headers()
+        req.wfile.write(data)

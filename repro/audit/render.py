@@ -202,3 +202,57 @@ def verdict_lines(verdict):
         note = ' (on a different host: see warnings)' if verdict.host_warnings else ''
         lines.append(f'REPRODUCED: {comparison.compared} compared items matched{note}')
     return lines
+
+
+def size(n):
+    """Bytes for people, in decimal units as docker shows them: ``1.2 GB``."""
+    for unit in ('B', 'kB', 'MB', 'GB', 'TB'):
+        if n < 1000 or unit == 'TB':
+            return f'{n:.0f} {unit}' if unit == 'B' or n >= 9.95 else f'{n:.1f} {unit}'
+        n /= 1000
+    return None
+
+
+def usage_lines(usage):
+    """``repro du``: the store's and the cache's sizes, then the images repro built."""
+    lines = [f'store {escape(usage["store"])}']
+    lines += [f'  {name:<18} {count:>6}  {size(total):>9}'
+              for name, (count, total) in usage['store_usage'].items()]
+    lines.append(f'cache {escape(usage["cache"])}')
+    lines += [f'  {name:<18} {count:>6}  {size(total):>9}'
+              for name, (count, total) in usage['cache_usage'].items()]
+    if usage['images'] is None:
+        return lines + ['images: not listed (no engine)']
+    lines.append(f'images repro built: {len(usage["images"])} (sizes include the layers '
+                 'they share)')
+    rows = [[i['id'][:19], ', '.join(i['tags']) or '-', size(i['size']),
+             f'{len(i["runs"])} run(s): ' + ', '.join(i['runs'][:3])
+             + (f', {MORE}' if len(i['runs']) > 3 else '') if i['runs'] else 'no run']
+            for i in usage['images']]
+    lines += ['  ' + line for line in _table(['IMAGE', 'TAG', 'SIZE', 'USED BY'], rows)
+              .splitlines()] if rows else []
+    lines += [f'warning: {escape(p)}' for p in usage['problems']]
+    return lines
+
+
+def gc_lines(collected):
+    """``repro gc``: what it frees (or would), by category, and what it kept whole."""
+    sizes = {}
+    for category, _path, nbytes in collected.items:
+        count, total = sizes.get(category, (0, 0))
+        sizes[category] = (count + 1, total + nbytes)
+    if collected.images:
+        sizes['images'] = (len(collected.images), collected.image_bytes)
+    if collected.compacted:
+        sizes[f'packs compacted ({collected.compacted} into 1)'] = (
+            collected.compacted, collected.compact_bytes)
+    verb = 'freed' if collected.applied else 'would free'
+    lines = [f'{verb} {size(collected.total)}' + ('' if collected.applied else
+                                                 ' (a dry run: `repro gc --yes` frees it)')]
+    lines += [f'  {name:<32} {count:>6}  {size(total):>9}'
+              for name, (count, total) in sorted(sizes.items())]
+    lines += [f'  image {i["id"][:19]} {escape(", ".join(i["tags"]))}'.rstrip()
+              for i in collected.images]
+    lines += [f'kept every source, object and image: {escape(p)}' for p in collected.skipped]
+    lines += [f'warning: {escape(e)}' for e in collected.errors]
+    return lines

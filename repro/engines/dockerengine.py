@@ -4,68 +4,153 @@
 :func:`repro.engines.interface.connect_engine` is the one place that makes one. Core
 code sees the interface only, so tests of the core pass a fake, and words
 that belong to Docker (``docker load``, how to start dockerd) stay here.
+
+It uses docker-py's low-level ``APIClient``: the high-level objects inspect
+what they return (a container or an image costs a second call each time),
+and a run needs only create, attach, start, wait and remove.
 """
 import contextlib
 import os
+import re
+import threading
 
 from repro.errors import EngineError, EngineLostError
 
 START_HINT = ('start the Docker Engine, e.g. `dockerd --iptables=false '
               '--ip6tables=false &` as root, or `sudo systemctl start docker`')
+LOST = ('lost the Docker Engine while the container ran (was dockerd stopped?)',
+        'start it again (scripts/docker-up) and re-run')
+TIMEOUT = 120  # seconds for one API call; a load or a save streams for longer
+
+
+def _errors():
+    """(every failure of a call, the ones that mean the connection was cut)."""
+    import docker
+    import requests
+    import urllib3
+    cut = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+           urllib3.exceptions.ProtocolError, ConnectionError)
+    return (docker.errors.DockerException, requests.exceptions.RequestException, *cut), cut
 
 
 class DockerEngine:
-    """A connected Docker client with the few operations repro needs."""
+    """A connected Docker Engine with the few operations repro needs."""
 
-    def __init__(self, client):
-        self._client = client
+    def __init__(self, api):
+        self._api = api
+        self._layers = {}  # image ID -> its diff ids: an ID's layers never change
+        self._version = None
 
     @classmethod
-    def connect(cls):
-        """Connect to the daemon from the environment; EngineError if unreachable."""
+    def connect(cls, host=None):
+        """Connect to the daemon the environment (``DOCKER_HOST``…) or ``host``
+        names; EngineError if unreachable. Asking for the API version is the
+        reachability check: one round trip."""
         import docker
+        failure, _ = _errors()
         try:
-            client = docker.from_env(timeout=120)
-            client.ping()
-        except docker.errors.DockerException as exc:
-            reason = str(exc).split('(')[0].strip() or type(exc).__name__
-            raise EngineError(f'cannot reach the Docker daemon: {reason}', START_HINT) from None
-        return cls(client)
+            kwargs = {'base_url': host} if host else docker.utils.kwargs_from_env()
+            api = docker.APIClient(version='auto', timeout=TIMEOUT, **kwargs)
+        except failure as exc:
+            raise EngineError(f'cannot reach the Docker daemon: {_reason(exc, short=True)}',
+                              START_HINT) from None
+        return cls(api)
 
     def version(self):
-        return self._client.version().get('Version')
+        if self._version is None:
+            self._version = self._call(self._api.version, 'cannot read the engine version'
+                                       ).get('Version')
+        return self._version
+
+    def _call(self, method, what, *args, missing=False, **kwargs):
+        """``method(*args, **kwargs)``; None if ``missing`` and the engine says
+        404, an EngineError naming ``what`` for any other failure."""
+        import docker
+        failure, _ = _errors()
+        try:
+            return method(*args, **kwargs)
+        except docker.errors.NotFound:
+            if missing:
+                return None
+            raise EngineError(f'{what}: not found') from None
+        except failure as exc:
+            raise EngineError(f'{what}: {_reason(exc)}') from None
+
+    def _inspect(self, ref):
+        image = self._call(self._api.inspect_image, f'cannot inspect image {ref}', ref,
+                           missing=True)
+        if image and image.get('Id'):
+            self._layers[image['Id']] = list((image.get('RootFS') or {}).get('Layers') or [])
+        return image
 
     def image_id(self, ref):
         """The image ID of ``ref`` (name, tag or ID), or None if absent."""
-        import docker
-        try:
-            return self._client.images.get(ref).id
-        except docker.errors.ImageNotFound:
-            return None
+        return (self._inspect(ref) or {}).get('Id')
+
+    def image_layers(self, ref):
+        """The image's layer diff ids, base first."""
+        if ref not in self._layers:
+            image = self._inspect(ref)
+            if image is None:
+                raise EngineError(f'no such image: {ref}')
+            ref = image['Id']
+        return list(self._layers[ref])
+
+    def image_history(self, ref):
+        """The image's history, newest first (``CreatedBy`` of each step)."""
+        return self._call(self._api.history, f'cannot read the history of image {ref}',
+                          ref) or []
+
+    def labels(self, ref):
+        return ((self._inspect(ref) or {}).get('Config') or {}).get('Labels') or {}
+
+    def repo_digests(self, ref):
+        return (self._inspect(ref) or {}).get('RepoDigests') or []
+
+    def images(self, label):
+        """Images that carry ``label`` (``key`` or ``key=value``): dicts with
+        ``Id``, ``RepoTags``, ``Labels``, ``Size``, ``Created``."""
+        return self._call(self._api.images, 'cannot list images',
+                          filters={'label': label}) or []
+
+    def find_image(self, label, value):
+        """ID of an image labelled ``label=value``, or None (the reuse check)."""
+        found = self.images(f'{label}={value}')
+        return found[0]['Id'] if found else None
+
+    def layer_chains(self, label):
+        """Diff-id prefixes of every image labelled ``label``: the layer
+        chains the engine holds (see :func:`repro.images.oci.docker_archive`)."""
+        chains = set()
+        for image in self.images(label):
+            try:
+                layers = self.image_layers(image['Id'])
+            except EngineError:  # removed meanwhile
+                continue
+            chains.update(tuple(layers[:i + 1]) for i in range(len(layers)))
+        return chains
 
     def load(self, archive_path):
         """``docker load`` an archive file; returns the loaded image IDs."""
         with open(archive_path, 'rb') as f:
-            return self._load_stream(f)
+            return self._load_stream(iter(lambda: f.read(1 << 20), b''))
 
-    def load_image(self, config, layer_paths, tag):
-        """Load an image made of ``config`` (bytes) and layer tars; returns its ID.
+    def load_image(self, write_archive):
+        """Load the archive ``write_archive(out)`` writes (it returns the
+        image's config); returns the image ID, which must be the config's
+        digest (the point of building images this way), else EngineError.
 
-        The archive is streamed to the engine as it is written (no temporary
-        copy of a gigabyte of layers). The ID must be the config's digest
-        (the point of building images this way); anything else is an
-        EngineError.
+        The archive is streamed to the engine as it is written: no
+        temporary copy of a gigabyte of layers.
         """
-        import threading
-
         from repro.images import oci
         read_fd, write_fd = os.pipe()
-        failed = []
+        failed, configs = [], []
 
         def write():
             try:
                 with open(write_fd, 'wb') as out:
-                    oci.docker_archive(config, layer_paths, tag, out)
+                    configs.append(write_archive(out))
             except BaseException as exc:  # noqa: BLE001 - reported below
                 failed.append(exc)
         writer = threading.Thread(target=write, daemon=True)
@@ -82,55 +167,43 @@ class DockerEngine:
             raise EngineError(f'cannot write the image archive: {failed[0]}')
         if load_error:
             raise load_error
-        expected = oci.image_id(config)
+        expected = oci.image_id(configs[0])
         if expected not in loaded:
             raise EngineError(f'docker loaded {loaded}, expected {expected}')
         return expected
 
-    def layer_chains(self, label):
-        """Diff-id prefixes of every image labelled ``label``: the layer
-        chains the engine holds (see :func:`repro.images.oci.docker_archive`)."""
-        chains = set()
-        for image in self._client.images.list(filters={'label': label}):
-            layers = image.attrs.get('RootFS', {}).get('Layers') or []
-            chains.update(tuple(layers[:i + 1]) for i in range(len(layers)))
-        return chains
-
-    def _load_stream(self, stream):
-        import docker
-        import requests
+    def _load_stream(self, chunks):
+        """POST the archive ``chunks``; the IDs of the images it held. docker
+        reports a failed load inside a 200 answer, as an ``error`` message."""
+        failure, _ = _errors()
+        refs = []
         try:
-            return [image.id for image in self._client.images.load(stream)]
-        except docker.errors.APIError as exc:
-            raise EngineError(f'docker load failed: {exc.explanation or exc}') from None
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            # e.g. ImageLoadError: docker reports load errors inside a 200 stream
-            raise EngineError(f'docker load failed: {exc}') from None
-
-    def find_image(self, label, value):
-        """ID of an image labelled ``label=value``, or None (the reuse check)."""
-        images = self._client.images.list(filters={'label': f'{label}={value}'})
-        return images[0].id if images else None
+            for message in self._api.load_image(chunks):
+                if message.get('error') or message.get('errorDetail'):
+                    detail = message.get('errorDetail') or {}
+                    raise EngineError('docker load failed: '
+                                      + (detail.get('message') or message['error']))
+                match = re.match(r'Loaded image(?: ID)?: (.+)$',
+                                 str(message.get('stream', '')).strip())
+                if match:
+                    refs.append(match.group(1))
+        except failure as exc:
+            raise EngineError(f'docker load failed: {_reason(exc)}') from None
+        return [ref if ref.startswith('sha256:') else self.image_id(ref) for ref in refs]
 
     def save_image(self, ref, out):
         """``docker save`` ``ref`` into the open binary file ``out``."""
-        for chunk in self._client.images.get(ref).save(named=False):
-            out.write(chunk)
-
-    def image_layers(self, ref):
-        """The image's layer diff ids, base first."""
-        return list(self._client.images.get(ref).attrs.get('RootFS', {}).get('Layers') or [])
-
-    def labels(self, ref):
-        return self._client.images.get(ref).labels or {}
-
-    def repo_digests(self, ref):
-        return self._client.images.get(ref).attrs.get('RepoDigests') or []
+        failure, _ = _errors()
+        try:
+            for chunk in self._api.get_image(ref, chunk_size=1 << 20):
+                out.write(chunk)
+        except failure as exc:
+            raise EngineError(f'cannot save image {ref}: {_reason(exc)}') from None
 
     def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
             workdir=None, gpus=None, on_output=None, read_only_root=False, labels=None,
             on_start=None, hostname=None, cpuset=None):
-        """Run a container to completion; returns (exit code, container).
+        """Run a container to completion; returns (exit code, container id).
 
         ``mounts`` are ``(host, container, 'ro'|'rw')``. Output is passed to
         ``on_output(bytes)`` as it arrives; ``on_start(container_id)`` is
@@ -140,93 +213,106 @@ class DockerEngine:
         may record it. Ctrl-C stops the container and re-raises
         KeyboardInterrupt; the container is removed in every case, also
         when it never started (e.g. ``--gpus`` on a host without GPUs).
+
+        The calls: create, attach (before the start, so no output is lost),
+        start, wait, remove. Create never pulls from a registry, as
+        ``docker run`` would.
         """
         import docker
-        import requests
-        kwargs = dict(
-            environment=dict(env or {}), user=user, working_dir=workdir, hostname=hostname,
-            mounts=[bind_mount(host, cont, mode) for host, cont, mode in mounts],
-            network_mode='bridge' if network else 'none', detach=True, labels=dict(labels or {}),
-            cap_drop=['ALL'], security_opt=['no-new-privileges'],
-            read_only=read_only_root, tmpfs={'/tmp': 'rw,exec,size=1g'} if read_only_root else None,
-            cpuset_cpus=cpuset)
-        if gpus:
-            count = -1 if gpus == 'all' else None
-            ids = None if gpus == 'all' else [g.strip() for g in str(gpus).split(',')]
-            kwargs['device_requests'] = [docker.types.DeviceRequest(
-                count=count, device_ids=ids, capabilities=[['gpu']])]
-        # create, then start (not containers.run): a start that fails leaves a
-        # created container behind, which only this code can remove. create
-        # also never pulls an image from a registry, as run would.
-        try:
-            container = self._client.containers.create(image, command, **kwargs)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise EngineError(f'cannot create the container: {_reason(exc)}') from None
-        import urllib3
-        cut = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-               urllib3.exceptions.ProtocolError)
+        failure, cut = _errors()
+        spec = container_spec(image, command, env=env, mounts=mounts, user=user,
+                              network=network, workdir=workdir, gpus=gpus,
+                              read_only_root=read_only_root, labels=labels,
+                              hostname=hostname, cpuset=cpuset)
+        created = self._call(self._api.create_container, 'cannot create the container',
+                             host_config=self._api.create_host_config(**spec.pop('host')),
+                             **spec)
+        container_id = created['Id']
         try:
             if on_start:
-                on_start(container.id)
+                on_start(container_id)
             try:
-                container.start()
-            except docker.errors.APIError as exc:  # a cut connection is handled below
-                raise EngineError(f'cannot start the container: {_reason(exc)}') from None
-            for chunk in container.logs(stream=True, follow=True):
-                if on_output:
-                    on_output(chunk)
-            status = container.wait()
-            return status.get('StatusCode', 1), container
+                sock = self._api.attach_socket(container_id, params={
+                    'stdout': 1, 'stderr': 1, 'stream': 1})
+            except failure as exc:
+                raise EngineError(f'cannot attach to the container: {_reason(exc)}') from None
+            with contextlib.closing(sock):
+                try:
+                    self._api.start(container_id)
+                except cut:
+                    raise EngineLostError(*LOST) from None
+                except failure as exc:
+                    raise EngineError(f'cannot start the container: {_reason(exc)}') from None
+                with contextlib.suppress(OSError):  # a cut stream: the wait below tells
+                    for _stream, chunk in docker.utils.socket.frames_iter(sock, tty=False):
+                        if on_output:
+                            on_output(chunk)
+            try:
+                answer = self._api.wait(container_id)
+            except cut:
+                raise EngineLostError(*LOST) from None
+            except failure as exc:
+                raise EngineError('the Docker Engine failed while the container ran: '
+                                  f'{_reason(exc)}') from None
+            error = (answer.get('Error') or {}).get('Message')
+            if error:
+                raise EngineError(f'the Docker Engine failed while the container ran: {error}')
+            return answer.get('StatusCode', 1), container_id
         except KeyboardInterrupt:
-            with contextlib.suppress(docker.errors.APIError,
-                                     requests.exceptions.RequestException):
-                container.stop(timeout=10)  # the engine may be gone too
+            with contextlib.suppress(*failure):  # the engine may be gone too
+                self._api.stop(container_id, timeout=10)
             raise
-        except cut:
-            # The socket went away or the connection was cut: dockerd stopped.
-            raise EngineLostError('lost the Docker Engine while the container ran (was '
-                                  'dockerd stopped?)', 'start it again (scripts/docker-up) '
-                                  'and re-run') from None
-        except (requests.exceptions.RequestException, docker.errors.APIError) as exc:
-            raise EngineError('the Docker Engine failed while the container ran: '
-                              f'{_reason(exc)}') from None
         finally:
-            try:
-                container.remove(force=True)
-            except (docker.errors.APIError, requests.exceptions.RequestException):
-                pass
+            with contextlib.suppress(*failure):
+                self._api.remove_container(container_id, force=True)
 
     def containers(self, labels):
         """Ids of the containers (running or not) that carry all ``labels``."""
-        import docker
-        import requests
-        try:
-            found = self._client.containers.list(
-                all=True, filters={'label': [f'{k}={v}' for k, v in labels.items()]})
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise EngineError(f'cannot list containers: {_reason(exc)}') from None
-        return [c.id for c in found]
+        found = self._call(self._api.containers, 'cannot list containers', all=True,
+                           filters={'label': [f'{k}={v}' for k, v in labels.items()]})
+        return [c['Id'] for c in found or ()]
 
     def stop_container(self, container_id):
         """Stop and remove a container if it still exists; True if it did."""
         import docker
+        failure, _ = _errors()
         try:
-            container = self._client.containers.get(container_id)
+            self._api.stop(container_id, timeout=10)
         except docker.errors.NotFound:
             return False
-        container.stop(timeout=10)
-        try:
-            container.remove(force=True)
-        except docker.errors.APIError:
-            pass
+        except failure as exc:
+            raise EngineError(f'cannot stop container {container_id[:12]}: '
+                              f'{_reason(exc)}') from None
+        with contextlib.suppress(*failure):  # removed meanwhile
+            self._api.remove_container(container_id, force=True)
         return True
 
     def remove_image(self, ref):
+        self._call(self._api.remove_image, f'cannot remove image {ref}', ref, force=True,
+                   missing=True)
+
+
+def container_spec(image, command, *, env=None, mounts=(), user=None, network=False,
+                   workdir=None, gpus=None, read_only_root=False, labels=None, hostname=None,
+                   cpuset=None):
+    """Arguments of ``APIClient.create_container`` (pure), with those of
+    ``create_host_config`` under ``host``: no capabilities, no new
+    privileges, the given mounts only, no networking unless ``network``."""
+    host = dict(mounts=[bind_mount(h, c, mode) for h, c, mode in mounts],
+                network_mode='bridge' if network else 'none', cap_drop=['ALL'],
+                security_opt=['no-new-privileges'], read_only=bool(read_only_root))
+    if read_only_root:
+        host['tmpfs'] = {'/tmp': 'rw,exec,size=1g'}
+    if cpuset:
+        host['cpuset_cpus'] = cpuset
+    if gpus:
         import docker
-        try:
-            self._client.images.remove(ref, force=True)
-        except docker.errors.ImageNotFound:
-            pass
+        ids = None if gpus == 'all' else [g.strip() for g in str(gpus).split(',')]
+        host['device_requests'] = [docker.types.DeviceRequest(
+            count=-1 if gpus == 'all' else None, device_ids=ids, capabilities=[['gpu']])]
+    return dict(image=image, command=list(command), environment=dict(env or {}),
+                labels=dict(labels or {}), user=user, working_dir=workdir, hostname=hostname,
+                host=host)
 
 
 def bind_mount(host, container, mode):
@@ -247,7 +333,10 @@ def bind_mount(host, container, mode):
                               read_only=mode == 'ro')
 
 
-def _reason(exc):
-    """The engine's one-line explanation of ``exc``."""
+def _reason(exc, short=False):
+    """The engine's one-line explanation of ``exc`` (``short``: before any
+    parenthesised detail, as docker-py wraps a socket error in three)."""
     text = getattr(exc, 'explanation', None) or str(exc) or type(exc).__name__
+    if short:
+        text = str(text).split('(')[0].strip() or type(exc).__name__
     return ' '.join(str(text).split())

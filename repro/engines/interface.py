@@ -33,10 +33,18 @@ class ContainerEngine(Protocol):
     def save_image(self, ref: str, out: IO[bytes]) -> None:
         """Write an archive of the image to the open binary file ``out``."""
 
-    def load_image(self, config: bytes, layer_paths: Sequence[Optional[str]],
-                   tag: str) -> str:
-        """Load an image of ``config`` and layer tars (None: the engine holds
-        that layer chain); returns its ID, which must be the config's digest."""
+    def load_image(self, write_archive: Callable[[IO[bytes]], bytes]) -> str:
+        """Load the image archive ``write_archive(out)`` writes as it is
+        written (it returns the image's config; the archive lists layers
+        the engine holds without their tars); returns the image ID, which
+        must be the config's digest."""
+
+    def image_history(self, ref: str) -> Sequence[Mapping]:
+        """The image's history, newest first: a ``CreatedBy`` for each step."""
+
+    def images(self, label: str) -> Sequence[Mapping]:
+        """Images that carry ``label`` (``key`` or ``key=value``): ``Id``,
+        ``RepoTags``, ``Labels`` and ``Size`` of each."""
 
     def layer_chains(self, label: str) -> set:
         """Diff-id prefixes of every image labelled ``label``."""
@@ -47,8 +55,8 @@ class ContainerEngine(Protocol):
             on_output: Optional[Callable[[bytes], None]] = None,
             read_only_root: bool = False, labels: Optional[Mapping] = None,
             on_start: Optional[Callable[[str], None]] = None,
-            hostname: Optional[str] = None, cpuset: Optional[str] = None) -> Tuple[int, object]:
-        """Run a container to completion; (exit code, container).
+            hostname: Optional[str] = None, cpuset: Optional[str] = None) -> Tuple[int, str]:
+        """Run a container to completion; (exit code, container id).
 
         Capabilities dropped, no new privileges, networking off unless
         ``network``. ``cpuset`` (``'0-1'``) pins it to those CPUs.

@@ -86,20 +86,24 @@ def prepare(inputs, store, engine, progress=print, launchers=()):
     image is built, so a missing one costs no build.
     """
     from repro.engines import reaper
+    from repro.engines.liveness import runner_record
     from repro.record.gitsource import snapshot_source
     from repro.images.image import ensure_image, keep_inputs
     from repro.record.secretscan import scan_diff
     from repro.store.sourcetree import export_files
     image_plan = plan(engine, inputs)
     progress('snapshotting the source tree ...')
-    snapshot = snapshot_source(inputs.root, store)
-    warnings = list(getattr(snapshot, 'warnings', ()))
-    warnings += [f'possible {kind} in uncommitted {path}:{line}; the source snapshot in '
-                 'the run store will contain it' for path, line, kind in scan_diff(snapshot.diff)]
-    for warning in warnings:
-        progress(f'warning: {warning}')
-    _check_launchers(launchers, snapshot.files)
-    keep_inputs(store, image_plan)  # what a replay needs to rebuild the image
+    with store.locked():  # `repro gc` runs before this snapshot or sees its pin
+        snapshot = snapshot_source(inputs.root, store)
+        warnings = list(getattr(snapshot, 'warnings', ()))
+        warnings += [f'possible {kind} in uncommitted {path}:{line}; the source snapshot in '
+                     'the run store will contain it'
+                     for path, line, kind in scan_diff(snapshot.diff)]
+        for warning in warnings:
+            progress(f'warning: {warning}')
+        _check_launchers(launchers, snapshot.files)
+        kept = keep_inputs(store, image_plan)  # what a replay needs to rebuild the image
+        store.pin(runner_record(), snapshot.tree, kept, image_plan.key)
     image_id, built = ensure_image(engine, image_plan, progress=progress, guard=reaper.guard)
     progress(f'{"built" if built else "reusing"} image {image_id[:19]} '
              f'(key {image_plan.key[:12]})')

@@ -7,17 +7,16 @@ and ``CUBLAS_WORKSPACE_CONFIG=:4096:8``). On a GPU this costs some speed, as
 the seed page warns; on a CPU it costs close to nothing (see bench/).
 
 ``get_rng_state``/``set_rng_state`` capture and restore all generators so a
-snapshot can continue a run exactly where it stopped. torch is optional: it
-is seeded when it is imported, never imported just to be seeded.
+snapshot can continue a run exactly where it stopped. Neither numpy nor
+torch is imported just to be seeded: each is seeded when it is first
+imported (numpy's import alone costs a script that prints a line more than
+its whole run), before any code can draw from it.
 """
 import contextlib
-import importlib.abc
 import importlib.util
 import os
 import random
 import sys
-
-import numpy as np
 
 from repro.contract import CUBLAS_WORKSPACE_CONFIG  # noqa: F401 (public name)
 _MAX_SEED = 2 ** 32
@@ -63,15 +62,23 @@ def _torch_installed():
         return False
 
 
-class _SeedTorchOnImport(importlib.abc.MetaPathFinder):
-    """One-shot finder: when torch is first imported, seed it right after."""
+def _seed_numpy(numpy):
+    numpy.random.seed(_seed)
+
+
+class _SeedOnImport:
+    """One-shot finder: when ``module`` is first imported, seed it right after.
+    (A finder needs only ``find_spec``; importlib.abc costs the runtime 13 ms.)"""
+
+    def __init__(self, module, seed):
+        self.module, self.seed = module, seed
 
     def find_spec(self, name, path=None, target=None):
-        if name != 'torch':
+        if name != self.module:
             return None
         if self in sys.meta_path:
             sys.meta_path.remove(self)
-        spec = importlib.util.find_spec('torch')
+        spec = importlib.util.find_spec(name)
         if spec is None or spec.loader is None:
             return spec
         exec_module = spec.loader.exec_module
@@ -79,9 +86,14 @@ class _SeedTorchOnImport(importlib.abc.MetaPathFinder):
         def exec_and_seed(module):
             exec_module(module)
             if _seed is not None:
-                _seed_torch(module)
+                self.seed(module)
         spec.loader.exec_module = exec_and_seed
         return spec
+
+
+def _seed_on_import(module, seed):
+    if not any(isinstance(f, _SeedOnImport) and f.module == module for f in sys.meta_path):
+        sys.meta_path.insert(0, _SeedOnImport(module, seed))
 
 
 def set_seed(seed, deterministic=True):
@@ -97,12 +109,17 @@ def set_seed(seed, deterministic=True):
         later, it is seeded then and :func:`get_determinism_record` says so.
     """
     global _seed, _record, _deterministic
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    np = sys.modules.get('numpy')  # a numpy integer implies numpy is imported
+    if isinstance(seed, bool) or not (isinstance(seed, int) or (
+            np is not None and isinstance(seed, np.integer))):
         raise TypeError(f'seed must be an int, got {type(seed).__name__}')
     seed = int(seed) % _MAX_SEED
     _seed, _deterministic = seed, bool(deterministic)
     random.seed(seed)
-    np.random.seed(seed)
+    if np is not None:
+        _seed_numpy(np)
+    else:  # seeded at its import, before anything can draw from it
+        _seed_on_import('numpy', _seed_numpy)
     _record = {'seed': seed, 'deterministic': _deterministic,
                'python_random': True, 'numpy_global': True,
                'PYTHONHASHSEED': os.environ.get('PYTHONHASHSEED')}
@@ -115,8 +132,7 @@ def set_seed(seed, deterministic=True):
     if torch is not None:
         _seed_torch(torch)
     elif _torch_installed():
-        if not any(isinstance(f, _SeedTorchOnImport) for f in sys.meta_path):
-            sys.meta_path.insert(0, _SeedTorchOnImport())
+        _seed_on_import('torch', _seed_torch)
         _record['torch'] = 'seeded when imported'
     return dict(_record)
 
@@ -137,12 +153,14 @@ def derive_seed(seed, *path):
     ``SeedSequence`` keeps (seed 0, worker 1) and (seed 1, worker 0) apart,
     which ``seed + i`` does not.
     """
+    import numpy as np
     entropy = [int(seed) % _MAX_SEED, *(int(p) for p in path)]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 def get_rng_state():
     """A picklable copy of every global generator's state."""
+    import numpy as np
     state = {'python': random.getstate(), 'numpy': np.random.get_state()}
     torch = _torch()
     if torch is not None:
@@ -154,6 +172,7 @@ def get_rng_state():
 
 def set_rng_state(state):
     """Restore generators captured by :func:`get_rng_state`."""
+    import numpy as np
     random.setstate(state['python'])
     np.random.set_state(state['numpy'])
     if 'torch' in state:
@@ -165,6 +184,7 @@ def set_rng_state(state):
 
 def seeded_rng_state(seed):
     """The generator state :func:`set_seed` would produce, without keeping it."""
+    import numpy as np
     with isolated_rng(None) as scope:
         random.seed(seed)
         np.random.seed(seed)

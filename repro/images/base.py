@@ -91,4 +91,4 @@ def build_base(engine, tag=TAG, mirror=None, suite=SUITE, workdir=None, progress
                                   history=[f'repro base: debootstrap --variant=minbase '
                                            f'{suite} + {" ".join(PACKAGES)}'])
         progress('loading the image into the engine ...')
-        return engine.load_image(config, [layer], tag)
+        return engine.load_image(lambda out: oci.docker_archive(config, [layer], tag, out))

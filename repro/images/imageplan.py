@@ -75,10 +75,13 @@ def plan_image(engine, config, lock_name, lock_bytes):
 
 def keep_inputs(store, plan):
     """Keep what a replay needs to rebuild the image, by content: the lock,
-    the Dockerfile and the runtime closure."""
-    store.put_object(hashlib.sha256(plan.lock_bytes).hexdigest(), plan.lock_bytes)
+    the Dockerfile and the runtime closure. Returns the ids of those objects."""
+    lock = hashlib.sha256(plan.lock_bytes).hexdigest()
+    store.put_object(lock, plan.lock_bytes)
     store.put_object(plan.dockerfile_sha256, plan.dockerfile.encode())
-    rc.keep(store, plan.closure)
+    closure = rc.keep(store, plan.closure)
+    return [lock, plan.dockerfile_sha256, closure,
+            *(hashlib.sha256(data).hexdigest() for _rel, data in plan.closure)]
 
 
 def rebuild_plan(store, manifest, lock_bytes, dockerfile):

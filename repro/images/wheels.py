@@ -5,6 +5,7 @@ the index) with ``--require-hashes`` and kept under
 ``<cache>/wheels/<sha256>/<file name>``; a later build downloads only what
 the cache lacks, and the image is built with networking off from them.
 """
+import contextlib
 import hashlib
 import os
 import re
@@ -55,7 +56,9 @@ class Wheelhouse:
             folder = os.path.join(self.root, sha)
             if os.path.isdir(folder):
                 names = [n for n in os.listdir(folder) if n.endswith('.whl')]
-                if names:
+                if names:  # its time says when it was used last (repro gc keeps those)
+                    with contextlib.suppress(OSError):
+                        os.utime(folder)
                     return os.path.join(folder, names[0])
         return None
 

@@ -116,11 +116,16 @@ class ObjectStore:
             self.subdir('packs')  # a link there is refused, not read as "no packs"
             raise FileNotFoundError(2, 'No such object in the store', self.object_path(oid))
         pack, offset, size = self._packed()[oid]
+        from repro.core import safefs
         try:
-            from repro.core import safefs
             f = safefs.open_regular(self.packs_dir, pack)
             f.seek(offset)
         except (OSError, UntrustedFileError):
+            if not os.path.lexists(os.path.join(self.packs_dir, pack)):
+                # `repro gc` compacted it away since this index was read.
+                self._pack_index = None
+                if oid in self._packed() and self._packed()[oid][0] != pack:
+                    return self.object_chunks(oid)
             self._drop(pack, oid)
             raise DamagedObjectError(oid, f'pack {pack}') from None
         return packs.chunks(f, oid, size, f'pack {pack}', lambda: self._drop(pack, oid))

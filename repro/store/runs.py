@@ -7,6 +7,8 @@ Layout::
     .repro/objects/ab/cdef…  content-addressed files (the lock, the Dockerfile)
     .repro/packs/<name>.pack  source blobs of one snapshot, concatenated;
     .repro/packs/<name>.idx   JSON {git blob id: [offset, size]} for it
+    .repro/pins/<name>.json  what a starting run will reference (see references.py)
+    .repro/.lock             taken shared by starting runs, exclusive by ``repro gc``
 
 A snapshot's new blobs go into one pack rather than one file each: creating
 10,000 small files costs seconds on overlay filesystems, one sequential
@@ -23,10 +25,12 @@ is created with an exclusive ``mkdir``, so concurrent runs never share one.
 """
 import contextlib
 import datetime
+import fcntl
 import os
 import re
 import secrets
 import stat
+import time
 
 from repro.core._fs import atomic_writer
 from repro.errors import AmbiguousRunError, RunNotFoundError, StoreError
@@ -65,6 +69,7 @@ class RunStore(ObjectStore):
         # Callables oids -> [(oid, data)…] that can store blobs again (a
         # snapshot registers its working tree): a damaged blob heals in place.
         self.blob_sources = []
+        self._pins = []  # this process's pins, dropped once a manifest names the run
 
     @classmethod
     def for_project(cls, project_root):
@@ -136,10 +141,53 @@ class RunStore(ObjectStore):
         return matches[0]
 
     def write_manifest(self, run_id, manifest):
-        """Write the manifest atomically, sealed with its own digest."""
+        """Write the manifest atomically, sealed with its own digest. It names
+        what the run references from now on, so this process's pins go."""
         from repro.store.manifest import render, seal
         with atomic_writer(os.path.join(self.run_dir(run_id), MANIFEST), 'w') as f:
             f.write(render(seal(manifest)))
+        self.unpin()
+
+    # -- the store lock and pins (see repro.store.references) ----------------------
+    @contextlib.contextmanager
+    def locked(self, exclusive=False, wait=None):
+        """Hold the store lock: shared while a run stores and pins its
+        snapshot (runs never wait for each other), exclusive while ``repro
+        gc`` decides and deletes. ``wait``: seconds before a StoreError."""
+        self.ensure()
+        try:
+            fd = os.open(os.path.join(self.root, '.lock'),
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise StoreError(f'cannot lock the run store {self.root}: {exc.strerror}') from None
+        try:
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            deadline = None if wait is None else time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, mode | (0 if deadline is None else fcntl.LOCK_NB))
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StoreError(f'the run store {self.root} stayed busy for {wait:g} s '
+                                         '(runs were starting)', 'try again') from None
+                    time.sleep(0.05)
+            yield self
+        finally:
+            os.close(fd)
+
+    def pin(self, runner, tree, objects, image_key):
+        """Pin what a starting run will reference (call it under :meth:`locked`)."""
+        from repro.store.references import write_pin
+        self._pins.append(write_pin(self, runner, tree, objects, image_key))
+
+    def unpin(self):
+        """Drop this process's pins (sweep members write manifests from many
+        threads: the list is swapped out whole, never popped in a race)."""
+        from repro.store.references import drop_pin
+        pins, self._pins = self._pins, []
+        for path in pins:
+            drop_pin(path)
 
     def write_attestation(self, run_id, text):
         """Write a run's signed attestation atomically (replacing an older one)."""

@@ -1,60 +1,103 @@
-"""Engine failures become one-line EngineErrors (a fake docker client, no Docker)."""
+"""The Docker engine through docker-py over a fake Engine API on a Unix
+socket (no Docker): the calls a run makes, and engine failures as one-line
+EngineErrors."""
 import pytest
 
 from repro.engines.dockerengine import DockerEngine
 from repro.errors import EngineError, EngineLostError
+from tests.fakes import FakeDaemon
+
+CONTAINER = 'c0ffee' * 10 + 'abcd'
 
 
-class FakeImages:
-    def __init__(self, error):
-        self.error = error
+@pytest.fixture
+def daemon(tmp_path):
+    made = []
 
-    def load(self, data):
-        for _ in data:  # read the archive, as the engine does
-            pass
-        raise self.error
-
-
-class FakeClient:
-    def __init__(self, error):
-        self.images = FakeImages(error)
+    def make(**script):
+        made.append(FakeDaemon(tmp_path / 'docker.sock', **script))
+        return made[-1], DockerEngine.connect(f'unix://{made[-1].path}')
+    yield make
+    for fake in made:
+        fake.close()
 
 
-def test_load_errors_reported_inside_the_stream_are_engine_errors(tmp_path):
-    """docker reports a failed load inside a 200 stream: ImageLoadError."""
-    import docker
+def test_a_run_makes_only_the_calls_it_needs(daemon):
+    """version (the reachability check), create, attach before the start (no
+    output lost), start, wait, remove: no inspections in between."""
+    fake, engine = daemon(output=[b'hello\n', b'world\n'], exit_code=3)
+    out = []
+    code, container = engine.run('img', ['python', 'x.py'], env={'A': '1'}, user='1:2',
+                                 mounts=[('/tmp', '/src', 'ro')], hostname='repro',
+                                 labels={'k': 'v'}, on_output=out.append, on_start=out.append)
+    assert (code, out) == (3, [CONTAINER, b'hello\n', b'world\n'])
+    assert fake.calls == [
+        ('GET', '/version'), ('POST', '/containers/create'),
+        ('POST', f'/containers/{container}/attach'), ('POST', f'/containers/{container}/start'),
+        ('POST', f'/containers/{container}/wait'), ('DELETE', f'/containers/{container}')]
+    body = fake.bodies['/containers/create']
+    host = body['HostConfig']
+    assert host['CapDrop'] == ['ALL'] and host['NetworkMode'] == 'none'
+    assert host['SecurityOpt'] == ['no-new-privileges']
+    assert host['Mounts'] == [{'Target': '/src', 'Source': '/tmp', 'Type': 'bind',
+                               'ReadOnly': True}]
+    assert (body['Env'], body['User'], body['Hostname'], body['Labels']) == (
+        ['A=1'], '1:2', 'repro', {'k': 'v'})
+    assert engine.version() == 'fake-20.10'
+
+
+def test_a_cut_connection_mid_run_is_a_lost_engine(daemon):
+    """dockerd going away ends the output stream and drops the wait call."""
+    fake, engine = daemon(output=[b'started\n'], cut=True)
+    out = []
+    with pytest.raises(EngineLostError, match='lost the Docker Engine'):
+        engine.run('img', ['true'], on_output=out.append)
+    assert out == [b'started\n']
+
+
+def test_a_failed_start_removes_the_created_container(daemon):
+    fake, engine = daemon(start_error='could not select device driver\n""')
+    started = []
+    with pytest.raises(EngineError) as exc:
+        engine.run('img', ['true'], gpus='all', on_start=started.append)
+    assert str(exc.value) == 'cannot start the container: could not select device driver ""'
+    assert started == [CONTAINER]
+    assert fake.calls[-1] == ('DELETE', f'/containers/{CONTAINER}')
+    requests = fake.bodies['/containers/create']['HostConfig']['DeviceRequests']
+    assert requests[0]['Count'] == -1 and requests[0]['Capabilities'] == [['gpu']]
+
+
+def test_ctrl_c_stops_and_removes_the_container(daemon):
+    fake, engine = daemon(output=[b'x\n'])
+
+    def interrupt(chunk):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        engine.run('img', ['true'], on_output=interrupt)
+    assert fake.calls[-2:] == [('POST', f'/containers/{CONTAINER}/stop'),
+                               ('DELETE', f'/containers/{CONTAINER}')]
+
+
+def test_load_errors_reported_inside_the_stream_are_engine_errors(daemon, tmp_path):
+    """docker reports a failed load inside a 200 answer."""
     from repro.images import oci
-    engine = DockerEngine(FakeClient(docker.errors.ImageLoadError('layer missing')))
+    fake, engine = daemon(load_messages=[{'errorDetail': {'message': 'layer missing'},
+                                          'error': 'layer missing'}])
     layer = tmp_path / 'l.tar'
     layer.write_bytes(b'x' * 4096)
     with pytest.raises(EngineError, match='docker load failed: layer missing'):
-        engine.load_image(oci.image_config(['sha256:' + '1' * 64]), [str(layer)], 't:1')
+        engine.load_image(lambda out: oci.docker_archive(
+            oci.image_config(['sha256:' + '1' * 64]), [str(layer)], 't:1', out))
 
 
-class CutContainer:
-    id = 'c0ffee'
-
-    def start(self):
-        pass
-
-    def logs(self, **kwargs):
-        import requests
-        yield b'started\n'
-        raise requests.exceptions.ConnectionError('Connection aborted.')
-
-    def remove(self, force=False):
-        import requests
-        raise requests.exceptions.ConnectionError('no socket')
+def test_a_load_names_the_image_it_loaded(daemon, tmp_path):
+    fake, engine = daemon(load_messages=[{'stream': 'Loaded image ID: sha256:' + 'a' * 64}])
+    archive = tmp_path / 'a.tar'
+    archive.write_bytes(b'x' * 10)
+    assert engine.load(str(archive)) == ['sha256:' + 'a' * 64]
 
 
-class Containers:
-    def create(self, image, command, **kwargs):
-        return CutContainer()
-
-
-def test_a_cut_connection_mid_run_is_a_lost_engine():
-    client = type('C', (), {'containers': Containers()})()
-    out = []
-    with pytest.raises(EngineLostError, match='lost the Docker Engine'):
-        DockerEngine(client).run('img', ['true'], on_output=out.append)
-    assert out == [b'started\n']
+def test_an_unreachable_engine_is_one_line(tmp_path):
+    with pytest.raises(EngineError, match='cannot reach the Docker daemon') as exc:
+        DockerEngine.connect(f'unix://{tmp_path}/none.sock')
+    assert '\n' not in str(exc.value)

@@ -118,10 +118,12 @@ def test_image_holds_the_closure_and_its_version_file_only(tmp_path):
     import tarfile
 
     import repro.images.image as image
-    from repro.images import closure
+    from repro.images import closure, oci
     engine = FakeEngine(images={'repro-base:bookworm': 'sha256:' + '1' * 64})
     plan = plan_image(engine, ImageConfig(), 'requirements.lock', LOCK)
-    layer, _diff = image._repro_layer(plan, str(tmp_path))
+    layer = tmp_path / 'repro.tar'
+    with open(layer, 'wb') as f:
+        oci.TreeLayer(image._repro_root(plan, str(tmp_path))).write(f)
     prefix = f'opt/venv/lib/python{plan.python}/site-packages/repro/'
     with tarfile.open(layer) as tar:
         names = {n[len(prefix):] for n in tar.getnames() if n.startswith(prefix)}

@@ -91,3 +91,34 @@ def test_docker_archive_lists_but_leaves_out_layers_the_engine_holds(tmp_path):
         first, second = manifest[0]['Layers']
         assert first not in tar.getnames()
         assert tar.extractfile(second).read() == b'y' * 512
+
+
+GOLDEN = 'sha256:52f914022c775938fb1c4e936808afab2016e9b6ef0c4fd3c54132250221fb08'  # the layer format of every image ever built: it must not change
+
+
+def test_a_streamed_layer_knows_its_size_first_and_keeps_the_bytes(tmp_path):
+    """The layer goes into the engine as it is written, so its size must be
+    exact before the first byte: long names, non-UTF-8 names, hard and
+    symbolic links. Its bytes must never change (image IDs rebuild)."""
+    root = tmp_path / 'root'
+    deep = root / 'a' / ('d' * 120) / 'é'
+    deep.mkdir(parents=True)
+    (deep / ('f' * 150)).write_text('x' * 1000)
+    (root / 'a' / 'empty').write_text('')
+    os.link(root / 'a' / 'empty', root / 'a' / 'hard')
+    os.symlink('../' + 'l' * 130, root / 'a' / 'link')
+    (root / 'a' / 'exe').write_text('#!')
+    open(os.fsencode(root / 'a') + b'/\xff', 'w').write('bad name')
+    for path in [root, *root.rglob('*')]:
+        if not path.is_symlink():
+            os.chmod(path, 0o755)
+    layer = oci.TreeLayer(str(root))
+    out = io.BytesIO()
+    diff_id = layer.write(out)
+    assert layer.size == len(out.getvalue()) == 20480
+    assert diff_id == oci.layer_tar(str(root), io.BytesIO()) == layer.diff_id == GOLDEN
+    archive = io.BytesIO()
+    config = oci.docker_archive(lambda ids: oci.image_config(ids), [None, layer], 't:1', archive)
+    assert json.loads(config)['rootfs']['diff_ids'] == [None, diff_id]
+    with tarfile.open(fileobj=io.BytesIO(archive.getvalue())) as tar:
+        assert tar.extractfile('001/layer.tar').read() == out.getvalue()

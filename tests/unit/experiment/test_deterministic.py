@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from repro.experiment import deterministic
+from tests.conftest import ROOT
 
 
 def draws():
@@ -100,3 +101,30 @@ def test_torch_is_seeded_when_imported_after_set_seed(tmp_path):
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             cwd=tmp_path)
     assert result.stdout.strip() == 'OK', result.stderr
+
+
+def test_numpy_is_seeded_when_imported_after_set_seed(tmp_path):
+    """set_seed does not import numpy (a trivial run's container would pay for
+    it); importing it later seeds its global generator before any draw, and
+    ``python -m repro.runtime`` leaves it unimported for a script that never uses it."""
+    import subprocess
+    import sys
+    code = ('import sys; from repro.experiment import deterministic as d\n'
+            'd.set_seed(5); d.set_seed(7)\n'
+            'assert "numpy" not in sys.modules\n'
+            'import numpy as np\n'
+            'a = np.random.random(3).tolist()\n'
+            'np.random.seed(7); assert np.random.random(3).tolist() == a\n'
+            'd.set_seed(np.int64(2)); b = np.random.random(2).tolist()\n'
+            'np.random.seed(2); assert np.random.random(2).tolist() == b\n'
+            'print("OK")\n')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.stdout.strip() == 'OK', result.stderr
+    script = tmp_path / 'plain.py'
+    script.write_text('import sys; print("numpy" in sys.modules)\n')
+    result = subprocess.run([sys.executable, '-m', 'repro.runtime', str(script)],
+                            capture_output=True, text=True, cwd=tmp_path,
+                            env={'PATH': '/usr/bin:/bin', 'REPRO_SEED': '1',
+                                 'PYTHONPATH': str(ROOT)})
+    assert result.stdout.strip() == 'False', result.stderr
