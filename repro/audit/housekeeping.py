@@ -101,8 +101,8 @@ def collect(store, engine, cache, keep_images=2, max_wheel_bytes=None, apply=Fal
 
 def remove_runs(store, refs, force=False):
     """``repro rm``: remove the runs ``refs`` name (ids or unique prefixes);
-    their ids. A run that another run replays, that a sweep lists, or that
-    still runs is kept (InUseError naming why) unless ``force``; nothing is
+    their ids. A run that another run replays or continues (``resumed_from``),
+    that a sweep lists, or that still runs is kept (InUseError naming why) unless ``force``; nothing is
     removed unless every run can be."""
     from repro.store.manifest_loader import read
     from repro.store.sweeps import SweepStore
@@ -125,6 +125,10 @@ def _in_use(run_id, manifests, sweeps, removed):
                      if m and m.get('replay_of') == run_id and other not in removed)
     if replays:
         return f'is replayed by run {replays[0]}'
+    resumed = sorted(other for other, m in manifests.items()
+                     if m and m.get('resumed_from') == run_id and other not in removed)
+    if resumed:  # its outputs are an input of that run (and of that run's replays)
+        return f'is continued by run {resumed[0]}'
     sweep = manifest.get('sweep')
     if isinstance(sweep, dict) and sweep.get('id') in sweeps:
         return f'is a member of sweep {sweep["id"]}'

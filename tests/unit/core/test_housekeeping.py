@@ -99,9 +99,11 @@ def test_rm_keeps_runs_others_refer_to_unless_forced(proj):
     from repro.store.sweeps import SweepStore
     root, store = proj
     original, replay, member = a_run(root), a_run(root), a_run(root)
+    stopped, resumed = a_run(root), a_run(root)
     sweep_id = SweepStore(store).create('train.py', {'members': []})
     for run_id, extra in ((replay, {'replay_of': original}),
-                          (member, {'sweep': {'id': sweep_id, 'index': 0, 'params': {}}})):
+                          (member, {'sweep': {'id': sweep_id, 'index': 0, 'params': {}}}),
+                          (resumed, {'resumed_from': stopped})):
         manifest = load(store, run_id)
         manifest.update(extra)
         store.write_manifest(run_id, manifest)
@@ -109,7 +111,10 @@ def test_rm_keeps_runs_others_refer_to_unless_forced(proj):
         remove_runs(store, [original[:-2]])
     with pytest.raises(InUseError, match=f'is a member of sweep {sweep_id}'):
         remove_runs(store, [member])
-    assert sorted(store.run_ids()) == sorted([original, replay, member])  # nothing went
+    with pytest.raises(InUseError, match=f'run {stopped} is continued by run {resumed}'):
+        remove_runs(store, [stopped])
+    assert remove_runs(store, [resumed, stopped]) == [resumed, stopped]
+    assert sorted(store.run_ids()) == sorted([original, replay, member])  # nothing else went
     assert remove_runs(store, [original, replay]) == [original, replay]  # both at once
     assert remove_runs(store, [member], force=True) == [member]
     assert store.run_ids() == []
