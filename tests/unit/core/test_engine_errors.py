@@ -23,7 +23,8 @@ def daemon(tmp_path):
 
 
 def test_a_run_makes_only_the_calls_it_needs(daemon):
-    """version (the reachability check), create, attach before the start (no
+    """version (the reachability check, the API version and the manifest's
+    engine version in one), create, attach before the start (no
     output lost), start, wait, remove: no inspections in between."""
     fake, engine = daemon(output=[b'hello\n', b'world\n'], exit_code=3)
     out = []
@@ -44,6 +45,7 @@ def test_a_run_makes_only_the_calls_it_needs(daemon):
     assert (body['Env'], body['User'], body['Hostname'], body['Labels']) == (
         ['A=1'], '1:2', 'repro', {'k': 'v'})
     assert engine.version() == 'fake-20.10'
+    assert fake.calls.count(('GET', '/version')) == 1  # asked once, at connect
 
 
 def test_a_cut_connection_mid_run_is_a_lost_engine(daemon):
