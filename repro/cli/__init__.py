@@ -34,7 +34,7 @@ def version():
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
     from repro.cli import (base, build, diff, export, key, lock, plot, replay, run, runs, sign,
-                           sweep, verify)
+                           sweep, ui, verify)
     app.command('base')(base.base)
     app.command('build')(build.build)
     app.command('lock')(lock.lock)
@@ -49,6 +49,7 @@ def _register():
     app.command('export')(export.export)
     app.command('diff')(diff.diff)
     app.command('plot')(plot.plot)
+    app.command('ui')(ui.ui)
 
 
 _register()
