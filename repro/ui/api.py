@@ -17,7 +17,8 @@ import re
 from repro.audit import plot
 from repro.core import safefs
 from repro.core.tables import is_events
-from repro.errors import ConfigError, ReproError, RunNotFoundError, UntrustedFileError
+from repro.errors import (ConfigError, ReproError, RunNotFoundError, StoreError,
+                          UntrustedFileError)
 from repro.store import manifest_loader
 from repro.ui import views
 
@@ -56,7 +57,7 @@ def run(store, run_id):
     from repro.engines.liveness import status_of
     manifest, problems = manifest_loader.read(store, checked_id(store, run_id))
     if manifest is None:
-        raise UntrustedFileError(f'run {run_id} has a broken manifest: {problems[0]}')
+        raise StoreError(f'run {run_id} has a broken manifest: {problems[0]}')
     replays = views.replayed_by([m for _id, m, p in _manifests(store)
                                  if m and not p and m.get('replay_of') == run_id])
     return {**views.run_detail(manifest, status_of(manifest), problems,
@@ -136,7 +137,7 @@ def compare(store, a, b, metric=None):
         except ReproError as exc:
             curves[side] = {'error': exc.message, 'points': []}
     marked = (views.first_divergence(curves['a']['points'], curves['b']['points'])
-              if metric else None)
+              if metric and not any('error' in c for c in curves.values()) else None)
     rows = {row['run_id']: row for row in runs(store)['runs']}
     return {'a': rows[a], 'b': rows[b],
             'sections': [{'title': title, 'lines': [safefs.printable(ln) for ln in lines]}
@@ -151,18 +152,22 @@ def sweeps(store):
     return {'sweeps': list_sweeps(store)}
 
 
-def sweep(store, sweep_id, metric='AverageReturn'):
+def sweep(store, sweep_id, metric=None):
     """``GET /api/sweeps/{id}?metric=``: members by grid point with their status,
-    and the mean and spread of the metric's final value across seeds."""
+    and the mean and spread of the metric across seeds (by default the one a
+    run page shows first, of the first succeeded member)."""
     from repro.execute.sweep import status_rows
     record, rows = status_rows(store, sweep_id)
+    done = [row['run_id'] for row in rows if row['status'] == 'succeeded' and row['run_id']]
+    if not metric:
+        metric = (views.default_metric(metrics(store, done[0])) if done else None) \
+            or 'AverageReturn'
     series = {}
-    for row in rows:
-        if row['status'] == 'succeeded' and row['run_id']:
-            try:
-                series[row['run_id']] = plot.run_series(store.run_dir(row['run_id']), metric)
-            except ReproError:  # no such metric, or an unreadable file: no value
-                pass
+    for run_id in done:
+        try:
+            series[run_id] = plot.run_series(store.run_dir(run_id), metric)
+        except ReproError:  # no such metric, or an unreadable file: no value
+            pass
     return {'sweep_id': record['sweep_id'], 'launcher': record['launcher'],
             'engine': record['engine'], 'created': record['created'], 'metric': metric,
             'points': views.grid_points(record, rows, series)}

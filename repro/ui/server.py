@@ -83,7 +83,9 @@ class Guard:
         request = Request(scope)
         query = parse_qs(scope.get('query_string', b'').decode('latin-1')).get('token', [])
         auth = request.headers.get('authorization', '')
-        offered = [*query, request.cookies.get(COOKIE, ''),
+        # one cookie per port: browsers share cookies across a host's ports
+        cookie = f'{COOKIE}_{(scope.get("server") or ("", 0))[1]}'
+        offered = [*query, request.cookies.get(cookie, ''),
                    auth[7:] if auth.lower().startswith('bearer ') else '']
         refused = refusal(request.headers.get('host'), offered, self.token, self.loopback)
         if refused:
@@ -97,7 +99,7 @@ class Guard:
                            if k.decode('latin-1').lower() not in HEADERS]
                 headers += [(k.encode(), v.encode()) for k, v in HEADERS.items()]
                 if set_cookie:  # the page's own requests then carry the token
-                    headers.append((b'set-cookie', f'{COOKIE}={self.token}; HttpOnly; '
+                    headers.append((b'set-cookie', f'{cookie}={self.token}; HttpOnly; '
                                                    'SameSite=Strict; Path=/'.encode()))
                 message = {**message, 'headers': headers}
             await send(message)
@@ -160,7 +162,7 @@ def make_app(store, token=None, loopback=True):
                                                            q(r, 'metric')))),
         Route('/api/sweeps', _json(lambda r: api.sweeps(store))),
         Route('/api/sweeps/{sweep_id}', _json(lambda r: api.sweep(
-            store, r.path_params['sweep_id'], q(r, 'metric') or 'AverageReturn'))),
+            store, r.path_params['sweep_id'], q(r, 'metric')))),
     ]
     return Guard(Starlette(routes=routes), token, loopback)
 

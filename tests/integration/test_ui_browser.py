@@ -137,12 +137,15 @@ def wait_for(find, timeout=30):
     raise AssertionError('the page never showed it')
 
 
+README_SHOTS = ('run.png', 'compare.png')
+
+
 def shot(browser, store, name):
-    """A screenshot into the test's temp directory, and into
+    """A screenshot into the test's temp directory; the README's ones also into
     $REPRO_UI_SCREENSHOTS (relative to the repository) when it is set."""
     path = store['tmp'] / name
     assert browser.save_screenshot(str(path))
-    if os.environ.get('REPRO_UI_SCREENSHOTS'):
+    if os.environ.get('REPRO_UI_SCREENSHOTS') and name in README_SHOTS:
         target = ROOT / os.environ['REPRO_UI_SCREENSHOTS']
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target / name)

@@ -241,8 +241,9 @@ async function comparePage(params) {
 
 // -- Sweep -----------------------------------------------------------------------------
 async function sweepPage(id, params) {
-  const metric = params.get('metric') || 'AverageReturn';
-  const s = await api(`/api/sweeps/${q(id)}?metric=${q(metric)}`);
+  const asked = params.get('metric');
+  const s = await api(`/api/sweeps/${q(id)}` + (asked ? `?metric=${q(asked)}` : ''));
+  const metric = s.metric;
   const fmt = v => v === null || v === undefined ? '-' : (+v.toPrecision(6)).toString();
   const picker = el('input', {id: 'sweep-metric', value: metric});
   const chart = el('div', {id: 'chart'});

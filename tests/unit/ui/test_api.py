@@ -232,11 +232,42 @@ def test_a_token_is_needed_on_every_request_and_becomes_a_cookie(runs):
                                                 headers={'Host': 'example.org'})
         assert status == 200
         cookie = headers['set-cookie'].split(';')[0]
-        assert cookie == f'repro_ui_token={TOKEN}' and 'HttpOnly' in headers['set-cookie']
+        assert cookie == f'repro_ui_token_{served.port}={TOKEN}'
+        assert 'HttpOnly' in headers['set-cookie'] and 'SameSite=Strict' in headers['set-cookie']
         assert served.request('GET', '/api/runs', headers={'Cookie': cookie})[0] == 200
         assert served.request('GET', '/api/runs',
                               headers={'Authorization': f'Bearer {TOKEN}'})[0] == 200
         assert served.request('POST', f'/api/runs/{runs[1]}/verify',
-                              headers={'Cookie': 'repro_ui_token=nope'})[0] == 401
+                              headers={'Cookie': f'repro_ui_token_{served.port}=x'})[0] == 401
+    finally:
+        served.stop()
+
+
+def test_a_sweep_by_grid_point_with_mean_and_spread(tmp_path, monkeypatch):
+    """A sweep on the fake engine: members write progress.csv rows of their seed."""
+    from repro.engines import reaper
+    from repro.execute import sweep
+    from repro.store.runs import RunStore
+    from tests.fakes import FakeEngine, project, remember_image, write_outputs
+    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.delenv('REPRO_HOME', raising=False)
+    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
+    root = project(tmp_path / 'proj')
+    remember_image(FakeEngine(), root)
+    fake = FakeEngine(behave=write_outputs({'progress.csv': 'Epoch,Loss\n0,{seed}\n1,{seed}\n'}))
+    request = sweep.SweepRequest(str(root / 'train.py'), '0-1', ('lr=a,b',), ())
+    result = sweep.start(request, connect=lambda: fake, progress=lambda m: None)
+    served = Live(RunStore.for_project(str(root)))
+    try:
+        status, body = served.get(f'/api/sweeps/{result.sweep_id}')
+        assert status == 200 and body['metric'] == 'Loss'  # the first learned column
+        assert [(p['name'], p['n'], p['mean'], p['std']) for p in body['points']] == [
+            ('lr=a', 2, 0.5, 0.5), ('lr=b', 2, 0.5, 0.5)]
+        assert [m['seed'] for m in body['points'][0]['members']] == [0, 1]
+        assert body['points'][0]['curve']['band'] == [[0.0, 0.0, 1.0], [1.0, 0.0, 1.0]]
+        assert served.get(f'/api/sweeps/{result.sweep_id}?metric=Nope')[1]['points'][0][
+            'mean'] is None
+        listed = served.get('/api/sweeps')[1]['sweeps']
+        assert [(s['sweep_id'], s['members']) for s in listed] == [(result.sweep_id, 4)]
     finally:
         served.stop()

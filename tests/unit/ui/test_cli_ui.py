@@ -112,3 +112,16 @@ def test_the_cli_imports_no_web_stack_until_ui_runs():
     help_text = subprocess.run([sys.executable, '-m', 'repro', '--help'], capture_output=True,
                                text=True).stdout
     assert ' ui ' in help_text
+
+
+def test_only_the_server_imports_the_web_stack():
+    import ast
+    from tests.conftest import ROOT
+    found = []
+    for path in sorted((ROOT / 'repro').rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ''] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split('.')[0] in ('starlette', 'uvicorn') for n in names):
+                found.append(path.relative_to(ROOT / 'repro').as_posix())
+    assert sorted(set(found)) == ['ui/server.py']
