@@ -144,7 +144,7 @@ async function runPage(id) {
     try {
       const result = await api(`/api/runs/${q(id)}/verify`, {method: 'POST'});
       verifyBox.replaceChildren(
-        el('p', {class: result.ok ? 'ok' : 'failed', id: 'verify-verdict'}, result.ok ? `verified: ${result.summary}` : `verify failed: ${result.summary}`),
+        el('p', {class: result.ok ? 'ok' : 'failed', id: 'verify-verdict'}, `verify ${result.ok ? 'passed' : 'failed'}: ${result.summary}`),
         el('pre', {}, result.lines.join('\n')));
     } catch (error) { verifyBox.replaceChildren(el('p', {class: 'failed'}, `verify failed: ${error.message}`)); }
   });
@@ -169,7 +169,7 @@ async function runPage(id) {
         start: run.start_time, end: run.end_time, duration: run.run.duration, 'exit code': run.exit_code,
         network: run.network, threads: run.threads, 'repro version': run.repro_version}),
         run.sweep ? el('p', {}, 'sweep: ', el('a', {href: `/sweeps/${q(run.sweep.id)}`, id: 'sweep-link'}, show(run.sweep.id)),
-                       ` member ${show(run.sweep.index)} ${show(run.sweep.params)}`) : null),
+                       `, member ${show(run.sweep.index)}` + (run.run.grid_point ? ` (${run.run.grid_point})` : '')) : null),
       el('div', {class: 'card', id: 'lineage'}, el('h2', {}, 'Lineage'),
         el('p', {}, 'replay of: ', lineage.replay_of ? runLink(lineage.replay_of) : '-',
           lineage.replay_of ? el('span', {}, ' — ', verdict(lineage.replay_verdict)) : null),
