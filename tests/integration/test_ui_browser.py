@@ -13,10 +13,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.support import ROOT, git_project, progress_csv, repro, run_id_of, small_lock_files
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
@@ -112,29 +112,17 @@ def server(store):
 
 
 def open_page(browser, url):
-    """Load a page and wait until its script has drawn it."""
+    """Load a page and wait until its script has drawn it, without an error."""
     from selenium.webdriver.common.by import By
     browser.get(url)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        ready = browser.find_element(By.TAG_NAME, 'body').get_attribute('data-ready')
-        if ready:
-            assert ready == 'true', browser.find_element(By.ID, 'main').text
-            severe = [e for e in browser.get_log('browser') if e['level'] == 'SEVERE']
-            assert severe == []
-            return
-        time.sleep(0.05)
-    raise AssertionError(f'{url} was never drawn')
+    ready = shown(lambda: browser.find_element(By.TAG_NAME, 'body').get_attribute('data-ready'),
+                  f'{url} to be drawn')
+    assert ready == 'true', browser.find_element(By.ID, 'main').text
+    assert [e for e in browser.get_log('browser') if e['level'] == 'SEVERE'] == []
 
 
-def wait_for(find, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = find()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError('the page never showed it')
+def shown(find, what='the page to show it'):
+    return wait_for(find, what, timeout=30, every=0.05)
 
 
 README_SHOTS = ('run.png', 'compare.png')
@@ -181,7 +169,7 @@ def test_the_tampered_run_fails_verify_and_a_clean_one_passes(browser, server, s
     for run, words in ((store['a'], 'verify passed'), (store['t'], 'verify failed')):
         open_page(browser, f'{server}/runs/{run}')
         browser.find_element(By.ID, 'verify').click()
-        verdict = wait_for(lambda: browser.find_elements(By.ID, 'verify-verdict'))[0].text
+        verdict = shown(lambda: browser.find_elements(By.ID, 'verify-verdict'))[0].text
         assert verdict.startswith(f'{words}: '), verdict
     details = browser.find_element(By.CSS_SELECTOR, '#verify-result pre').text
     assert 'modified: outputs/' in details and 'progress.csv' in details
@@ -202,10 +190,10 @@ def test_the_run_page_shows_lineage_and_curves_by_metric(browser, server, store)
     tags = [o.get_attribute('value') for o in picker.options]
     assert 'AverageReturn' in tags and 'TotalEnvSteps' in tags
     browser.find_element(By.ID, 'verify').click()
-    wait_for(lambda: browser.find_elements(By.ID, 'verify-verdict'))
+    shown(lambda: browser.find_elements(By.ID, 'verify-verdict'))
     shot(browser, store, 'run.png')
     picker.select_by_value('TotalEnvSteps')
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, '#chart[data-metric=TotalEnvSteps]'))
+    shown(lambda: browser.find_elements(By.CSS_SELECTOR, '#chart[data-metric=TotalEnvSteps]'))
     assert len(browser.find_element(By.CSS_SELECTOR, '#chart polyline.curve')
                .get_attribute('points').split()) == EPOCHS
 

@@ -245,15 +245,10 @@ def test_a_token_is_needed_on_every_request_and_becomes_a_cookie(runs):
 
 def test_a_sweep_by_grid_point_with_mean_and_spread(tmp_path, monkeypatch):
     """A sweep on the fake engine: members write progress.csv rows of their seed."""
-    from repro.engines import reaper
     from repro.execute import sweep
     from repro.store.runs import RunStore
-    from tests.fakes import FakeEngine, project, remember_image, write_outputs
-    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
-    monkeypatch.delenv('REPRO_HOME', raising=False)
-    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
-    root = project(tmp_path / 'proj')
-    remember_image(FakeEngine(), root)
+    from tests.fakes import FakeEngine, fake_project, write_outputs
+    root = fake_project(tmp_path, monkeypatch)
     fake = FakeEngine(behave=write_outputs({'progress.csv': 'Epoch,Loss\n0,{seed}\n1,{seed}\n'}))
     request = sweep.SweepRequest(str(root / 'train.py'), '0-1', ('lr=a,b',), ())
     result = sweep.start(request, connect=lambda: fake, progress=lambda m: None)
