@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from repro.errors import (ConfigError, ReproError, RunNotFoundError, UntrustedFileError,
-                          VerificationError)
+from repro.errors import (AmbiguousRunError, ConfigError, ReproError, RunNotFoundError,
+                          UntrustedFileError, VerificationError)
 from repro.ui import api
 
 STATIC = os.path.join(os.path.dirname(__file__), 'static')
@@ -39,8 +39,8 @@ HEADERS = {
     'cache-control': 'no-store', 'x-frame-options': 'DENY',
 }
 # The first class a ReproError is an instance of gives its HTTP status.
-STATUS = ((ConfigError, 400), (RunNotFoundError, 404), (UntrustedFileError, 403),
-          (VerificationError, 409), (ReproError, 422))
+STATUS = ((ConfigError, 400), (RunNotFoundError, 404), (AmbiguousRunError, 404),
+          (UntrustedFileError, 403), (VerificationError, 409), (ReproError, 422))
 
 
 def loopback_host(host_header):
@@ -146,6 +146,7 @@ def make_app(store, token=None, loopback=True):
 
     def q(request, name):
         return request.query_params.get(name)
+
     routes = [Route(path, page) for path in ('/', '/runs/{run_id}', '/compare',
                                              '/sweeps/{sweep_id}')]
     routes += [

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.browser]
 
 EPOCHS = 6
 TAMPERED_ROW = 3
+MARKUP = '<img src=x id=injected onerror=alert(1)>'
 TRAIN = f'''
 from repro import logger, tabular, wrap_experiment
 @wrap_experiment(archive_launch_repo=False)
@@ -38,7 +39,9 @@ def train(ctxt=None, seed=0, n_epochs={EPOCHS}):
         logger.log(tabular)
         logger.dump_all(epoch)
         tabular.clear()
+    open(MARKUP, 'w').close()  # a name a container chose: shown as text, never as markup
 
+MARKUP = {MARKUP!r}
 train()
 '''
 
@@ -186,6 +189,8 @@ def test_the_run_page_shows_lineage_and_curves_by_metric(browser, server, store)
     assert [e.text for e in replayed] == [store['r']]
     curve = browser.find_element(By.CSS_SELECTOR, '#chart polyline.curve')
     assert len(curve.get_attribute('points').split()) == EPOCHS
+    assert f'outputs/{MARKUP}' in browser.find_element(By.ID, 'artifacts').text
+    assert browser.find_elements(By.ID, 'injected') == []
     picker = Select(browser.find_element(By.ID, 'metric'))
     tags = [o.get_attribute('value') for o in picker.options]
     assert 'AverageReturn' in tags and 'TotalEnvSteps' in tags

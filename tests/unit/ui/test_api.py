@@ -111,6 +111,27 @@ def test_verify_calls_repro_verify_and_changes_nothing(live, runs):
     assert status == 403 and 'modified since the run recorded it' in body['error']
 
 
+def test_an_edited_manifest_is_listed_broken_shown_unverified_and_not_compared(live, runs):
+    store, first, second = runs
+    path = store.manifest_path(first)
+    text = open(path).read()
+    with open(path, 'w') as f:
+        f.write(text.replace('"seed": 0', '"seed": 3'))
+    rows = {r['run_id']: r for r in live.get('/api/runs')[1]['runs']}
+    assert rows[first]['status'] == 'broken'
+    assert 'does not match its integrity digest' in rows[first]['error']
+    status, run = live.get(f'/api/runs/{first}')
+    assert status == 200 and run['run']['seed'] == 3
+    assert run['unverified'] == ['manifest.json content does not match its integrity digest']
+    status, body = live.get(f'/api/compare?a={first}&b={second}')
+    assert status == 409 and 'tampered manifest' in body['error']
+    assert live.get(f'/api/runs/{first}/artifacts/outputs/progress.csv')[0] == 409
+    with open(path, 'w') as f:
+        f.write('{not json')
+    status, body = live.get(f'/api/runs/{first}')
+    assert status == 422 and 'broken manifest' in body['error']
+
+
 def test_compare_is_repro_diff_and_the_replay_comparison(live, runs):
     store, first, second = runs
     status, body = live.get(f'/api/compare?a={first}&b={second}')
