@@ -3,6 +3,7 @@ and one-line errors for a port in use, a bad option or a missing extra."""
 import importlib.util
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -28,8 +29,11 @@ def start(home, *args):
 
 
 def stop(proc):
-    proc.terminate()
-    return proc.communicate(timeout=30)
+    """Ctrl-C, as a user stops it: (stdout, stderr) after it ends."""
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.endswith('repro: interrupted\n'), err
+    return out, err
 
 
 def fetch(url):
