@@ -100,6 +100,11 @@ class ReplayError(ReproError):
 
 
 
+class ServeError(ReproError):
+    """``repro ui`` cannot listen where it was asked to (a port in use, an
+    address not of this machine)."""
+
+
 class KeyFileError(ReproError):
     """A signing or public key cannot be made, read or used (missing, wrong
     passphrase, not ed25519, readable by others)."""

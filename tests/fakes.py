@@ -113,15 +113,16 @@ def project(root, launcher='train.py'):
     return root
 
 
-def fake_engine_project(tmp_path, monkeypatch):
-    """A project whose image the fake engine holds, with a cache of its own
-    and no reaper (nothing real to reap); returns its root."""
+def fake_project(tmp_path, monkeypatch, engine=None):
+    """A :func:`project` at ``tmp_path/proj`` whose image the fake engine has
+    (:func:`remember_image`), with repro's cache under ``tmp_path``, the store
+    in the project (no ``REPRO_HOME``) and no reaper process started."""
     from repro.engines import reaper
     monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
     monkeypatch.delenv('REPRO_HOME', raising=False)
     monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
     root = project(tmp_path / 'proj')
-    remember_image(FakeEngine(), root)
+    remember_image(engine or FakeEngine(), root)
     return root
 
 

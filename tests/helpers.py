@@ -7,6 +7,7 @@ import csv
 import hashlib
 import os
 import subprocess
+import time
 import types
 
 import numpy as np
@@ -165,3 +166,15 @@ def signed_run(root, key_dir):
     private, public = make_keys(key_dir)
     sign_run(store, run_id, load_private(private))
     return store, run_id, private, public
+
+
+def wait_for(condition, what, timeout, every=0.5):
+    """The first truthy value of ``condition()``, asked every ``every`` seconds;
+    an AssertionError naming ``what`` once ``timeout`` seconds have passed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f'timed out waiting for {what}')

@@ -35,7 +35,7 @@ def version():
 def _register():
     """Commands live one per module; their bodies import the core lazily."""
     from repro.cli import (base, build, diff, export, housekeeping, key, lock, plot, replay,
-                           run, runs, sign, sweep, verify)
+                           run, runs, sign, sweep, ui, verify)
     app.command('base')(base.base)
     app.command('build')(build.build)
     app.command('lock')(lock.lock)
@@ -53,6 +53,7 @@ def _register():
     app.command('du')(housekeeping.du)
     app.command('rm')(housekeeping.rm)
     app.command('gc')(housekeeping.gc)
+    app.command('ui')(ui.ui)
 
 
 _register()

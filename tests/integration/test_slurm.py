@@ -6,11 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.support import ROOT, git_project, manifest, repro, small_lock_files
 
 pytestmark = [pytest.mark.docker, pytest.mark.slurm, pytest.mark.slow]
@@ -97,16 +97,6 @@ def start_sweep(project_dir, home, *args):
         [sys.executable, '-m', 'repro', 'sweep', 'member.py', '--engine', 'slurm', *args],
         cwd=project_dir, env=dict(os.environ, REPRO_HOME=str(home)), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_for(condition, what, timeout=180):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f'timed out waiting for {what}')
 
 
 def test_six_members_span_both_nodes_and_one_replays_here(cluster, tmp_path):

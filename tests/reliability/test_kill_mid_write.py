@@ -18,7 +18,7 @@ from repro.record.gitsource import blob_id
 from repro.store.runs import RunStore
 from repro.audit.verify import manifest_problems, verify_run
 from tests.support import ROOT
-from tests.helpers import example_manifest
+from tests.helpers import example_manifest, wait_for
 
 WRITER = r'''
 import hashlib, itertools, os, sys
@@ -48,9 +48,14 @@ def test_sigkill_mid_write_never_leaves_a_half_written_manifest_or_pack(tmp_path
     open(os.path.join(store.run_dir(run_id), 'meta', 'source.diff'), 'wb').close()
     rng = random.Random(7)
     for kill in range(15):
+        before = os.stat(store.manifest_path(run_id)).st_ino
         child = subprocess.Popen([sys.executable, '-c', WRITER, store.root, run_id,
                                   str(ROOT)])
-        time.sleep(0.25 + rng.random() * 0.25)
+        # Kill it while it writes, not while it starts (slow on a busy machine):
+        # the first rename of its manifest says it has begun.
+        wait_for(lambda: os.stat(store.manifest_path(run_id)).st_ino != before,
+                 'the writer to write', timeout=60, every=0.01)
+        time.sleep(0.05 + rng.random() * 0.25)
         child.send_signal(signal.SIGKILL)
         child.wait()
         with open(store.manifest_path(run_id), encoding='utf-8', newline='') as f:

@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 PKG = ROOT / 'repro'
 LIBRARY = ('experiment', 'log', 'sampler')
 # Host groups, lowest first; core/ is shared with the image (it may use the library).
-LAYERS = ('core', 'store', 'record', 'images', 'engines', 'execute', 'audit', 'cli')
+LAYERS = ('core', 'store', 'record', 'images', 'engines', 'execute', 'audit', 'ui', 'cli')
 TOP = ('__init__', '__main__', '_version', 'errors', 'contract', 'runtime', 'contentcheck')
 
 

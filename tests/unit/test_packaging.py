@@ -23,6 +23,15 @@ def test_templates_and_schemas_are_package_data():
     assert list((ROOT / 'repro').glob(SETUPTOOLS['package-data']['repro'][0]))
 
 
+def test_the_run_browser_ships_its_page_script_and_styles():
+    from repro.ui import launch
+    assert 'repro.ui' in SETUPTOOLS['packages']
+    assert SETUPTOOLS['package-data']['repro.ui'] == ['static/*']
+    static = {p.name for p in (ROOT / 'repro' / 'ui' / 'static').iterdir()}
+    assert static == {'index.html', 'app.js', 'chart.js', 'style.css'}
+    assert launch.__file__  # importable without the extra: it imports no web stack
+
+
 def test_templates_are_found_in_a_wheel_and_in_a_checkout(tmp_path):
     (tmp_path / 'site' / 'repro' / 'templates').mkdir(parents=True)
     assert dockerfile.templates_dir(str(tmp_path / 'site' / 'repro')) == \

@@ -20,7 +20,7 @@ ENTRY_POINTS = ('repro', 'repro.runtime', 'repro.contentcheck',
                 *(f'repro.{p}' for p in rc.PACKAGES))
 HOST_ONLY = ('cli/__init__.py', 'engines/dockerengine.py', 'images/image.py', 'images/imageplan.py',
              'store/runs.py', 'record/gitsource.py', 'images/closure.py',
-             'images/dockerfile.py', '__main__.py')
+             'images/dockerfile.py', '__main__.py', 'ui/server.py', 'ui/api.py')
 
 
 def _file_of(module):

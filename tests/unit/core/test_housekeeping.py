@@ -13,13 +13,13 @@ from repro.execute.run import run
 from repro.images import closure
 from repro.store.manifest_loader import load
 from repro.store.runs import RunStore
-from tests.fakes import IMAGE_ID, FakeEngine, fake_engine_project, write_outputs
+from tests.fakes import IMAGE_ID, FakeEngine, fake_project, write_outputs
 
 
 @pytest.fixture
 def proj(tmp_path, monkeypatch):
     """(project root, its store): a project whose image the fake engine holds."""
-    root = fake_engine_project(tmp_path, monkeypatch)
+    root = fake_project(tmp_path, monkeypatch)
     return root, RunStore.for_project(str(root))
 
 

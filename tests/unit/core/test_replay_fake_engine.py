@@ -9,20 +9,15 @@ from repro.store.manifest_loader import load
 from repro.audit.replay import replay
 from repro.execute.run import run
 from repro.store.runs import RunStore
-from tests.fakes import IMAGE_ID, FakeEngine, project, remember_image, write_outputs
+from tests.fakes import IMAGE_ID, FakeEngine, fake_project, write_outputs
 
 
 @pytest.fixture
 def recorded(tmp_path, monkeypatch):
     """(store, run id, engine): a finished run of a launcher that writes a CSV
     of its seed and arguments, as a deterministic launcher would."""
-    from repro.engines import reaper
-    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
-    monkeypatch.delenv('REPRO_HOME', raising=False)
-    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
-    root = project(tmp_path / 'proj')
     engine = FakeEngine(write_outputs({'progress.csv': 'seed,args\n{seed},{args}\n'}))
-    remember_image(engine, root)
+    root = fake_project(tmp_path, monkeypatch, engine)
     result = run(str(root / 'train.py'), connect=lambda: engine, seed=5,
                  args=['--lr', '0.1'], progress=lambda m: None, output=io.BytesIO())
     assert result.status == 'succeeded'

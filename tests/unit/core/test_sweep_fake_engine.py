@@ -13,12 +13,12 @@ from repro.execute import sweep
 from repro.store.manifest_loader import load
 from repro.store.runs import RunStore
 from repro.store.sweeps import SweepStore
-from tests.fakes import IMAGE_ID, FakeEngine, fake_engine_project
+from tests.fakes import IMAGE_ID, FakeEngine, fake_project
 
 
 @pytest.fixture
 def root(tmp_path, monkeypatch):
-    return fake_engine_project(tmp_path, monkeypatch)
+    return fake_project(tmp_path, monkeypatch)
 
 
 def start(root, fake, seeds='0-1', grid=('lr=a,b',), args=('--seed', '{seed}'), **kw):

@@ -1,0 +1,1 @@
+"""``repro ui``: a local, read-only run browser (the optional ``repro[ui]`` extra)."""
