@@ -248,11 +248,12 @@ def task(store_root, sweep_ref, index, *, connect, progress):
     if not 0 <= index < len(record['members']):
         raise ConfigError(f'sweep {record["sweep_id"]} has no member {index}')
     member = record['members'][index]
-    attempts = sweeps.attempts(store, record).get(index, [])
-    if any(m['status'] == 'succeeded' for m in attempts):
+    attempts = sweeps.attempts(store, record, [index]).get(index, [])
+    if sweeps.succeeded(attempts):
         progress(f'member {index} has succeeded already')
         return 0
-    sweeps.supersede(store, attempts, f'{os.environ.get("SLURM_JOB_ID", "?")} on {node_name()}')
+    sweeps.supersede(store, record, attempts,
+                     f'{os.environ.get("SLURM_JOB_ID", "?")} on {node_name()}')
     engine = connect()
     ensure_image(engine, store.root, record['image'], progress)
     prepared = sweeps.recorded_inputs(store, engine, record, record['image'])
