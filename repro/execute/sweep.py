@@ -225,10 +225,14 @@ def _runner_alive(runner):
 def recorded_inputs(store, engine, record, image_id, progress=print):
     """The sweep's :class:`PreparedRun`, checked against the store. The image
     is ``image_id`` when the caller has proved it (a node that loaded the
-    archive), else the one repro recorded (or rebuilds to the same ID)."""
+    archive), else the one repro recorded (or rebuilds to the same ID).
+
+    A node (an array task) does not re-read every source blob first: the
+    exported tree it mounts is verified against the snapshot (or exported
+    again from blobs checked as they are read), and that is what it runs."""
     from repro.execute.recorded import check_inputs, ensure_recorded_image, recorded_run
     inputs = dict(record['prepared'], run_id=f'of sweep {record["sweep_id"]}')
-    files, lock, dockerfile = check_inputs(store, inputs)
+    files, lock, dockerfile = check_inputs(store, inputs, blobs=image_id is None)
     if image_id is None:
         image_id = ensure_recorded_image(engine, store, inputs, lock, dockerfile, progress)
     diff = store.read_object(record['prepared']['diff_sha256'])
