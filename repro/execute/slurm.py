@@ -61,6 +61,19 @@ def check_array_size(n):
                                  'split the sweep, or ask for a larger MaxArraySize')
 
 
+def thread_warning(threads, options):
+    """A one-line warning when each member's fixed thread count is more than
+    the CPUs its task gets (pure), else None. Not an error: the numbers do
+    not change, and reproducing a run made with more threads on a smaller
+    allocation is a reason to do it."""
+    cpus = options.get('cpus_per_task') or threads
+    if threads <= cpus:
+        return None
+    return (f'each member runs {threads} torch/BLAS threads (--threads) on the {cpus} '
+            f'CPU(s) of its task (--cpus-per-task): they share them and run slower (their '
+            f'numbers do not change); --cpus-per-task {threads} gives each thread a CPU')
+
+
 def array_spec(indices, max_parallel=0):
     """``0-5%2`` or ``1,4-5`` for the given task indices (pure)."""
     indices = sorted(indices)

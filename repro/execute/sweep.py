@@ -106,6 +106,7 @@ def start(request, *, connect, progress=print):
         from repro.execute import slurm
         from repro.record.config import slurm_options
         options = {'cpus_per_task': request.threads, **slurm_options(root, request.slurm)}
+        _warn_threads(request.threads, options, progress)
         if request.dry_run:
             return slurm.batch_script(
                 sweep_id='SWEEP_ID', store_root=RunStore.for_project(root).root,
@@ -139,6 +140,13 @@ def start(request, *, connect, progress=print):
     if options is not None:
         return _submit(sweeps, record, range(len(todo)), request.max_parallel, progress)
     return _run_local(engine, sweeps, record, prepared, request.max_parallel, progress)
+
+
+def _warn_threads(threads, options, progress):
+    from repro.execute import slurm
+    warning = slurm.thread_warning(threads, options)
+    if warning:
+        progress(f'warning: {warning}')
 
 
 def read_record(store, ref):
@@ -182,6 +190,7 @@ def resume(store, ref, *, connect, max_parallel=0, progress=print, network=False
         slurm.check_available()
         record['slurm'] = {'cpus_per_task': record['threads'],
                            **(slurm_options(project_root) if project_root else {})}
+        _warn_threads(record['threads'], record['slurm'], progress)
         return _submit(sweeps, record, missing, max_parallel, progress)
     engine = connect()
     prepared = recorded_inputs(store, engine, record, None, progress)

@@ -155,3 +155,16 @@ def test_a_task_supersedes_and_numbers_its_attempt_from_the_index(root, monkeypa
     assert (stale['status'], now['status']) == ('interrupted', 'succeeded')
     assert (stale['sweep']['attempt'], now['sweep']['attempt']) == (1, 2)
     assert now['resumed_from'] == stale['run_id']
+
+
+def test_more_threads_than_cpus_per_task_is_a_one_line_warning(root):
+    assert slurm.thread_warning(2, {'cpus_per_task': 2}) is None
+    assert slurm.thread_warning(1, {'cpus_per_task': 4}) is None
+    said = []
+    request = sweep.SweepRequest(str(root / 'train.py'), '0-1', (), (), engine='slurm',
+                                 threads=4, slurm={'cpus_per_task': 2}, dry_run=True)
+    script = sweep.start(request, connect=FakeEngine, progress=said.append)
+    assert '#SBATCH --cpus-per-task=2' in script.splitlines()
+    (warning,) = [m for m in said if m.startswith('warning:')]
+    assert '4 torch/BLAS threads (--threads) on the 2 CPU(s)' in warning
+    assert '\n' not in warning
