@@ -315,4 +315,10 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is written (manifests renamed into place, logs flushed);
+    # skipping the interpreter's teardown saves 0.1-0.2 s of every task once
+    # docker-py is loaded, and the next array task starts that much sooner.
+    os._exit(code)
