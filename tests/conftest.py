@@ -82,6 +82,20 @@ def probe_project(tmp_path_factory, base_image):
 
 
 @pytest.fixture
+def fake_sweep_root(tmp_path, monkeypatch):
+    """A committed project whose image the fake engine has (tests/fakes.py),
+    with its own store and image cache, and no reaper processes."""
+    from repro.engines import reaper
+    from tests.fakes import FakeEngine, project, remember_image
+    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.delenv('REPRO_HOME', raising=False)
+    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
+    root = project(tmp_path / 'proj')
+    remember_image(FakeEngine(), root)
+    return root
+
+
+@pytest.fixture
 def repo(tmp_path):
     root = tmp_path / 'proj'
     root.mkdir()

@@ -14,18 +14,12 @@ from repro.store import manifest_loader
 from repro.store.attempts import AttemptIndex
 from repro.store.runs import RunStore
 from repro.store.sweeps import SweepStore
-from tests.fakes import FakeEngine, project, remember_image
+from tests.fakes import FakeEngine
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
-    from repro.engines import reaper
-    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
-    monkeypatch.delenv('REPRO_HOME', raising=False)
-    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
-    root = project(tmp_path / 'proj')
-    remember_image(FakeEngine(), root)
-    return root
+def root(fake_sweep_root):
+    return fake_sweep_root
 
 
 def start(root, engine, seeds='0-3', **kw):

@@ -13,18 +13,12 @@ from repro.execute import sweep
 from repro.store.manifest_loader import load
 from repro.store.runs import RunStore
 from repro.store.sweeps import SweepStore
-from tests.fakes import IMAGE_ID, FakeEngine, project, remember_image
+from tests.fakes import IMAGE_ID, FakeEngine
 
 
 @pytest.fixture
-def root(tmp_path, monkeypatch):
-    from repro.engines import reaper
-    monkeypatch.setenv('REPRO_CACHE', str(tmp_path / 'cache'))
-    monkeypatch.delenv('REPRO_HOME', raising=False)
-    monkeypatch.setattr(reaper, 'spawn', lambda *args: None)
-    root = project(tmp_path / 'proj')
-    remember_image(FakeEngine(), root)
-    return root
+def root(fake_sweep_root):
+    return fake_sweep_root
 
 
 def start(root, fake, seeds='0-1', grid=('lr=a,b',), args=('--seed', '{seed}'), **kw):
