@@ -529,7 +529,7 @@ def supersede(store, record, runs, by):
     for manifest in runs:
         member = manifest['sweep']['index']
         if manifest['status'] != 'running' or (
-                index is not None and not index.claim_superseding(member, _attempt(manifest))):
+                index is not None and not _claim_superseding(index, member, manifest)):
             continue
         now = _member_manifest(store, manifest['run_id'], record['sweep_id'], member)
         if now is not None and now['status'] == 'running':
@@ -537,6 +537,13 @@ def supersede(store, record, runs, by):
                        error=f'superseded by a new attempt (job {by}): its node was lost '
                              'or its job requeued')
             store.write_manifest(now['run_id'], now)
+
+
+def _claim_superseding(index, member, manifest):
+    """Whether this task may supersede ``manifest``: it must be listed in the
+    index under its number (else it is no attempt to claim), and the claim won."""
+    number = dict((run_id, n) for n, run_id in index.runs(member)).get(manifest['run_id'])
+    return number is not None and index.claim_superseding(member, number)
 
 
 def _last_line(store, run_id):

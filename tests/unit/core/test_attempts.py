@@ -131,6 +131,19 @@ def test_two_tasks_superseding_at_once_rewrite_the_attempt_once(root, monkeypatc
     assert 'job 7 on n1' in now['error']
 
 
+def test_an_attempt_whose_manifest_lost_its_number_is_still_superseded_once(root):
+    """The claim goes by the index's number, not by what a manifest (untrusted)
+    says: one without ``attempt`` neither breaks the task nor escapes."""
+    store, record, listing = stale_attempt(root)
+    del listing[0]['sweep']['attempt']
+    store.write_manifest(listing[0]['run_id'], listing[0])
+    listing = sweep.attempts(store, record, [0])[0]
+    sweep.supersede(store, record, listing, '7 on n1')
+    sweep.supersede(store, record, listing, '8 on n2')
+    (now,) = sweep.attempts(store, record)[0]
+    assert now['status'] == 'interrupted' and 'job 7 on n1' in now['error']
+
+
 def test_an_attempt_that_ended_since_it_was_listed_is_not_superseded(root):
     store, record, listing = stale_attempt(root)
     (ended,) = sweep.attempts(store, record)[0]
