@@ -82,6 +82,14 @@ def probe_project(tmp_path_factory, base_image):
 
 
 @pytest.fixture
+def fake_sweep_root(tmp_path, monkeypatch):
+    """A committed project whose image the fake engine has (tests/fakes.py),
+    with its own store and image cache, and no reaper processes."""
+    from tests.fakes import fake_project
+    return fake_project(tmp_path, monkeypatch)
+
+
+@pytest.fixture
 def repo(tmp_path):
     root = tmp_path / 'proj'
     root.mkdir()

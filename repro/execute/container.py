@@ -36,6 +36,8 @@ def execute(engine, store, spec, prepared, io=RunIO()):
     earlier = None if spec.resume_from is None else earlier_outputs(store, spec.resume_from)
     host = host_record(engine.version())  # before the run dir: it can take seconds
     run_id = store.create_run(spec.launcher, spec.seed)
+    sweep = None if spec.sweep is None else {**spec.sweep, 'attempt': _claim_attempt(
+        store, spec.sweep, run_id)}
     run_dir = store.run_dir(run_id)
     for sub in ('outputs', 'logs', 'meta'):
         os.makedirs(os.path.join(run_dir, sub))
@@ -60,8 +62,8 @@ def execute(engine, store, spec, prepared, io=RunIO()):
         manifest['args_written'] = list(spec.args_written)
     if spec.threads is not None:
         manifest['threads'] = spec.threads
-    if spec.sweep is not None:
-        manifest['sweep'] = dict(spec.sweep)
+    if sweep is not None:
+        manifest['sweep'] = sweep
     if earlier is not None:
         manifest['resumed_from'] = spec.resume_from
     store.write_manifest(run_id, manifest)
@@ -112,6 +114,15 @@ def execute(engine, store, spec, prepared, io=RunIO()):
         io.progress(f'repro: error: {manifest["error"]}')
         code = code or 1
     return RunResult(run_id, manifest['status'], code)
+
+
+def _claim_attempt(store, sweep, run_id):
+    """The attempt number of a sweep member's new run, taken in the sweep's
+    attempt index before its first manifest (so every attempt with a
+    manifest is found there); ``sweep['attempt']`` is the number expected."""
+    from repro.store.sweeps import SweepStore
+    index = SweepStore(store).attempt_index(sweep['id'])
+    return index.claim(sweep['index'], run_id, first=sweep.get('attempt') or 1)
 
 
 def earlier_outputs(store, run_id):

@@ -13,15 +13,17 @@ from repro.errors import ReplayError, StoreError
 LAYER_NAMES = ('base', 'venv', 'repro')
 
 
-def check_inputs(store, manifest):
-    """Source files, lock and Dockerfile as recorded; ReplayError naming the file."""
+def check_inputs(store, manifest, blobs=True):
+    """Source files, lock and Dockerfile as recorded; ReplayError naming the
+    file. ``blobs=False`` leaves the source blobs to the export, which checks
+    each one it reads (:func:`repro.store.sourcetree.export_files`)."""
     from repro.core.safefs import display
     tree = manifest['git']['tree']
     try:
         files = store.get_tree(tree)  # checked against the tree id and the path rules
     except StoreError as exc:
         raise ReplayError(f'cannot replay run {manifest["run_id"]}: {exc.message}') from None
-    for path, mode, oid in files:
+    for path, mode, oid in files if blobs else ():
         if mode == '160000':
             continue
         try:

@@ -61,6 +61,19 @@ def check_array_size(n):
                                  'split the sweep, or ask for a larger MaxArraySize')
 
 
+def thread_warning(threads, options):
+    """A one-line warning when each member's fixed thread count is more than
+    the CPUs its task gets (pure), else None. Not an error: the numbers do
+    not change, and reproducing a run made with more threads on a smaller
+    allocation is a reason to do it."""
+    cpus = options.get('cpus_per_task') or threads
+    if threads <= cpus:
+        return None
+    return (f'each member runs {threads} torch/BLAS threads (--threads) on the {cpus} '
+            f'CPU(s) of its task (--cpus-per-task): they share them and run slower (their '
+            f'numbers do not change); --cpus-per-task {threads} gives each thread a CPU')
+
+
 def array_spec(indices, max_parallel=0):
     """``0-5%2`` or ``1,4-5`` for the given task indices (pure)."""
     indices = sorted(indices)
@@ -248,11 +261,12 @@ def task(store_root, sweep_ref, index, *, connect, progress):
     if not 0 <= index < len(record['members']):
         raise ConfigError(f'sweep {record["sweep_id"]} has no member {index}')
     member = record['members'][index]
-    attempts = sweeps.attempts(store, record).get(index, [])
-    if any(m['status'] == 'succeeded' for m in attempts):
+    attempts = sweeps.attempts(store, record, [index]).get(index, [])
+    if sweeps.succeeded(attempts):
         progress(f'member {index} has succeeded already')
         return 0
-    sweeps.supersede(store, attempts, f'{os.environ.get("SLURM_JOB_ID", "?")} on {node_name()}')
+    sweeps.supersede(store, record, attempts,
+                     f'{os.environ.get("SLURM_JOB_ID", "?")} on {node_name()}')
     engine = connect()
     ensure_image(engine, store.root, record['image'], progress)
     prepared = sweeps.recorded_inputs(store, engine, record, record['image'])
@@ -301,4 +315,10 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    code = main()
+    # The interpreter's teardown took 0.1-0.2 s with docker-py loaded, time in
+    # which the next array task cannot start: frozen objects are left to the
+    # exit (as `repro` itself does, repro.cli.entry); exit handlers still run.
+    import gc
+    gc.freeze()
+    sys.exit(code)

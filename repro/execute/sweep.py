@@ -32,7 +32,7 @@ from repro.execute.sweepplan import LIMIT, MAX_MEMBERS, count, member_args, memb
     parse_grid, parse_seeds
 
 ENGINES = ('local', 'slurm')
-POLL_SECONDS = 1   # how often a Slurm sweep's progress is read while waiting
+POLL_SECONDS = 1   # how often Slurm is asked while a sweep is followed (see wait)
 
 
 class SweepResult(NamedTuple):
@@ -106,6 +106,7 @@ def start(request, *, connect, progress=print):
         from repro.execute import slurm
         from repro.record.config import slurm_options
         options = {'cpus_per_task': request.threads, **slurm_options(root, request.slurm)}
+        _warn_threads(request.threads, options, progress)
         if request.dry_run:
             return slurm.batch_script(
                 sweep_id='SWEEP_ID', store_root=RunStore.for_project(root).root,
@@ -124,7 +125,7 @@ def start(request, *, connect, progress=print):
         'launcher': launcher, 'engine': request.engine, 'created': _now(),
         'seeds': request.seeds, 'grid': list(request.grid), 'args_written': list(request.args),
         'threads': request.threads, 'network': bool(request.network), 'gpus': request.gpus,
-        'image': prepared.image_id, 'jobs': [], 'slurm': options,
+        'image': prepared.image_id, 'jobs': [], 'slurm': options, 'attempt_index': 1,
         'prepared': {'tree': prepared.tree, 'git': prepared.git_record,
                      'lock': prepared.lock_record(), 'image': dict(prepared.image_record),
                      'diff_sha256': diff_sha},
@@ -139,6 +140,13 @@ def start(request, *, connect, progress=print):
     if options is not None:
         return _submit(sweeps, record, range(len(todo)), request.max_parallel, progress)
     return _run_local(engine, sweeps, record, prepared, request.max_parallel, progress)
+
+
+def _warn_threads(threads, options, progress):
+    from repro.execute import slurm
+    warning = slurm.thread_warning(threads, options)
+    if warning:
+        progress(f'warning: {warning}')
 
 
 def read_record(store, ref):
@@ -172,7 +180,7 @@ def resume(store, ref, *, connect, max_parallel=0, progress=print, network=False
                           'pass --network to allow it again')
     _refuse_if_running(record)
     missing = [i for i, runs in _by_member(store, record).items()
-               if not any(m['status'] == 'succeeded' for m in runs)]
+               if not succeeded(runs)]
     if not missing:
         progress(f'all {len(record["members"])} members have succeeded already')
         return SweepResult(record['sweep_id'], len(record['members']), len(record['members']))
@@ -182,6 +190,7 @@ def resume(store, ref, *, connect, max_parallel=0, progress=print, network=False
         slurm.check_available()
         record['slurm'] = {'cpus_per_task': record['threads'],
                            **(slurm_options(project_root) if project_root else {})}
+        _warn_threads(record['threads'], record['slurm'], progress)
         return _submit(sweeps, record, missing, max_parallel, progress)
     engine = connect()
     prepared = recorded_inputs(store, engine, record, None, progress)
@@ -225,10 +234,14 @@ def _runner_alive(runner):
 def recorded_inputs(store, engine, record, image_id, progress=print):
     """The sweep's :class:`PreparedRun`, checked against the store. The image
     is ``image_id`` when the caller has proved it (a node that loaded the
-    archive), else the one repro recorded (or rebuilds to the same ID)."""
+    archive), else the one repro recorded (or rebuilds to the same ID).
+
+    A node (an array task) does not re-read every source blob first: the
+    exported tree it mounts is verified against the snapshot (or exported
+    again from blobs checked as they are read), and that is what it runs."""
     from repro.execute.recorded import check_inputs, ensure_recorded_image, recorded_run
     inputs = dict(record['prepared'], run_id=f'of sweep {record["sweep_id"]}')
-    files, lock, dockerfile = check_inputs(store, inputs)
+    files, lock, dockerfile = check_inputs(store, inputs, blobs=image_id is None)
     if image_id is None:
         image_id = ensure_recorded_image(engine, store, inputs, lock, dockerfile, progress)
     diff = store.read_object(record['prepared']['diff_sha256'])
@@ -269,7 +282,7 @@ def _run_local(engine, sweeps, record, prepared, max_parallel, progress):
     from repro.engines.liveness import runner_record
     store, sweep_id = sweeps.store, record['sweep_id']
     by_member = _by_member(store, record)
-    done = [i for i, runs in by_member.items() if any(m['status'] == 'succeeded' for m in runs)]
+    done = [i for i, runs in by_member.items() if succeeded(runs)]
     todo = [m for m in record['members'] if m['index'] not in done]
     total, threads = len(record['members']), record['threads']
     parallel = min(max_parallel or default_parallel(threads), max(1, len(todo)))
@@ -359,32 +372,38 @@ def _submit(sweeps, record, indices, max_parallel, progress):
 
 
 def wait(store, record, progress, poll=POLL_SECONDS):
-    """Follow a Slurm sweep until none of its tasks is queued or running."""
+    """Follow a Slurm sweep until none of its tasks is queued or running, or
+    every member has succeeded (its manifest is final and its container
+    gone; the task is only exiting). Slurm is asked every ``poll`` seconds,
+    the attempt index more often: it is cheap, and the last member's end is
+    seen at once."""
     from repro.execute import slurm
-    total, shown = len(record['members']), None
+    total, shown, won, asked = len(record['members']), None, set(), None
+    look = poll / 4 if record.get('attempt_index') else poll
     while True:
-        queued = slurm.task_states(record['jobs'])
-        by_member = _by_member(store, record)
-        succeeded = sum(any(m['status'] == 'succeeded' for m in runs)
-                        for runs in by_member.values())
+        if asked is None or time.monotonic() - asked >= poll - look / 2:
+            queued, asked = slurm.task_states(record['jobs']), time.monotonic()
+        todo = [i for i in range(total) if i not in won]  # a success is for good
+        won.update(i for i, runs in attempts(store, record, todo).items() if succeeded(runs))
         running = sum(state == 'RUNNING' for state in queued.values())
-        line = f'{succeeded}/{total} succeeded, {running} running, ' \
+        line = f'{len(won)}/{total} succeeded, {running} running, ' \
                f'{len(queued) - running} queued'
         if line != shown:
             progress(line)
             shown = line
+        if len(won) == total:
+            return SweepResult(record['sweep_id'], total, total)
         if not queued:
-            if succeeded < total:
-                for why in _task_errors(store, record['sweep_id'])[:3]:
-                    progress(f'a task failed: {why}')
-                failed = slurm.launch_failures(record['jobs'])
-                if failed:
-                    index, node = failed[0]
-                    progress(f'{len(failed)} task(s) could not start (task {index} on node '
-                             f'{node}): is the store {store.root} on storage every node '
-                             'mounts at the same path? (REPRO_HOME)')
-            return SweepResult(record['sweep_id'], succeeded, total)
-        time.sleep(poll)
+            for why in _task_errors(store, record['sweep_id'])[:3]:
+                progress(f'a task failed: {why}')
+            failed = slurm.launch_failures(record['jobs'])
+            if failed:
+                index, node = failed[0]
+                progress(f'{len(failed)} task(s) could not start (task {index} on node '
+                         f'{node}): is the store {store.root} on storage every node '
+                         'mounts at the same path? (REPRO_HOME)')
+            return SweepResult(record['sweep_id'], len(won), total)
+        time.sleep(look)
 
 
 def _task_errors(store, sweep_id):
@@ -408,9 +427,43 @@ def _task_errors(store, sweep_id):
     return errors
 
 
-def attempts(store, record):
+def attempts(store, record, indices=None):
     """{member index: manifests of its attempts, oldest first}, read from the
-    runs (a member without any has no key)."""
+    runs (a member without any has no key); only ``indices`` if given.
+
+    A sweep made with the attempt index (``attempt_index`` in its record)
+    reads each member's folder of it; an older one scans the manifests."""
+    from repro.store.sweeps import SweepStore
+    indices = range(len(record['members'])) if indices is None else indices
+    if not record.get('attempt_index'):
+        return _scanned_attempts(store, record, set(indices))
+    index, found = SweepStore(store).attempt_index(record['sweep_id']), {}
+    for i in indices:
+        runs = [m for _n, run_id in index.runs(i)
+                if (m := _member_manifest(store, run_id, record['sweep_id'], i)) is not None]
+        if runs:
+            found[i] = runs
+    return _oldest_first(found)
+
+
+def _member_manifest(store, run_id, sweep_id, index):
+    """Run ``run_id``'s manifest if it is a sound one of member ``index`` of
+    the sweep, else None."""
+    from repro.store.manifest_loader import read
+    try:
+        manifest, problems = read(store, run_id)
+    except ReproError:
+        return None
+    sweep = (manifest or {}).get('sweep')
+    if problems or not isinstance(sweep, dict) or sweep.get('id') != sweep_id \
+            or sweep.get('index') != index or isinstance(sweep.get('index'), bool):
+        return None
+    return manifest
+
+
+def _scanned_attempts(store, record, indices):
+    """:func:`attempts` of a sweep without the attempt index: every manifest
+    newer than the sweep is read."""
     from repro.store.manifest_loader import read
     sweep_id = record['sweep_id']
     # Run ids start with the time too: skip older runs unread, a day early,
@@ -429,8 +482,12 @@ def attempts(store, record):
         if problems or not isinstance(sweep, dict) or sweep.get('id') != sweep_id:
             continue
         index = sweep.get('index')
-        if isinstance(index, int) and 0 <= index < len(record['members']):
+        if isinstance(index, int) and index in indices:
             found.setdefault(index, []).append(manifest)
+    return _oldest_first(found)
+
+
+def _oldest_first(found):
     for runs in found.values():  # start times have whole seconds: the number decides
         runs.sort(key=lambda m: (_attempt(m), str(m.get('start_time')), m['run_id']))
     return found
@@ -446,6 +503,11 @@ def _by_member(store, record):
     return {m['index']: found.get(m['index'], []) for m in record['members']}
 
 
+def succeeded(runs):
+    """Whether one of a member's attempts succeeded."""
+    return any(m['status'] == 'succeeded' for m in runs)
+
+
 def winner(runs):
     """The attempt that counts: the first to succeed (by end time), else the latest."""
     done = sorted((m for m in runs if m['status'] == 'succeeded'),
@@ -453,15 +515,35 @@ def winner(runs):
     return done[0] if done else (runs[-1] if runs else None)
 
 
-def supersede(store, runs, by):
+def supersede(store, record, runs, by):
     """Mark the attempts that still say ``running`` interrupted: Slurm runs one
-    instance of an array task at a time, so a new attempt means they are gone."""
+    instance of an array task at a time, so a new attempt means they are gone.
+
+    Two tasks of one member may do this at once (a node Slurm gave up on
+    that still runs, a resume beside a requeue): only the one that claims an
+    attempt in the index rewrites it, and only if its manifest, read again
+    just before, still says ``running``."""
+    from repro.store.sweeps import SweepStore
+    index = SweepStore(store).attempt_index(record['sweep_id']) \
+        if record.get('attempt_index') else None
     for manifest in runs:
-        if manifest['status'] == 'running':
-            manifest.update(status='interrupted', exit_code=None,
-                            error=f'superseded by a new attempt (job {by}): its node was lost '
-                                  'or its job requeued')
-            store.write_manifest(manifest['run_id'], manifest)
+        member = manifest['sweep']['index']
+        if manifest['status'] != 'running' or (
+                index is not None and not _claim_superseding(index, member, manifest)):
+            continue
+        now = _member_manifest(store, manifest['run_id'], record['sweep_id'], member)
+        if now is not None and now['status'] == 'running':
+            now.update(status='interrupted', exit_code=None,
+                       error=f'superseded by a new attempt (job {by}): its node was lost '
+                             'or its job requeued')
+            store.write_manifest(now['run_id'], now)
+
+
+def _claim_superseding(index, member, manifest):
+    """Whether this task may supersede ``manifest``: it must be listed in the
+    index under its number (else it is no attempt to claim), and the claim won."""
+    number = dict((run_id, n) for n, run_id in index.runs(member)).get(manifest['run_id'])
+    return number is not None and index.claim_superseding(member, number)
 
 
 def _last_line(store, run_id):
@@ -528,7 +610,7 @@ def replay_members(store, ref, sample=0):
     record = read_record(store, ref)
     done = [{**record['members'][i], 'run_id': winner(runs)['run_id']}
             for i, runs in _by_member(store, record).items()
-            if any(m['status'] == 'succeeded' for m in runs)]
+            if succeeded(runs)]
     if not done:
         raise ReproError(f'sweep {record["sweep_id"]} has no succeeded member to replay')
     if sample and sample < len(done):

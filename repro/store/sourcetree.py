@@ -2,8 +2,10 @@
 
 ``<store>/src/<tree>`` is exported once per tree, but anyone who can edit
 the store can edit it, and a container runs it. So it is re-verified before
-each use (walked with lstat, every file re-hashed: about 0.3 s for 10,000
-files / 200 MB) and exported afresh unless it holds exactly the snapshot.
+each use and exported afresh unless it holds exactly the snapshot: walked
+with lstat and every file re-hashed (about 0.3 s for 10,000 files / 200 MB)
+the first time on a machine, then only walked with lstat while its stat
+signature is the one this machine verified (:mod:`repro.store.treemarks`).
 """
 import os
 import shutil
@@ -11,6 +13,7 @@ import stat
 import tempfile
 
 from repro.errors import StoreError
+from repro.store import treemarks
 from repro.store.packs import CHUNK, DamagedObjectError, hasher
 
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -24,7 +27,11 @@ def export_files(store, tree, files):
     src = store.subdir('src', create=True)
     dest = os.path.join(src, _tree_name(tree))
     if os.path.lexists(dest):
+        if treemarks.unchanged(dest, tree):
+            return dest
+        before = treemarks.signature(dest)
         if matches(store, files, dest):
+            treemarks.remember(dest, tree, before)
             return dest
         _remove(dest)  # edited, or half gone: never run it
     tmp = _export_healing(store, files, src)
@@ -57,6 +64,10 @@ def _export_healing(store, files, src, tries=3):
                                  'run again: the next snapshot stores it afresh') from None
         except BaseException as exc:  # nothing half-exported stays behind
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, FileNotFoundError) and str(exc.filename).startswith(
+                    os.path.join(store.root, 'objects', '')):  # a blob the store lacks
+                raise StoreError('a source file of the snapshot is missing from the run '
+                                 f'store {store.root}') from None
             if isinstance(exc, OSError):
                 raise StoreError(f'cannot write the source snapshot into {store.root}: '
                                  f'{exc.strerror}', 'free some space or set REPRO_HOME') \

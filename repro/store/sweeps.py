@@ -4,8 +4,9 @@ A record lists the members (index, seed, grid point, arguments), the
 engine, the image, the Slurm job ids and what a resume needs to run more
 members from the same snapshot. Which runs a member has, and how they went,
 is in the runs' own manifests (``sweep: {id, index, ...}``), not here: Slurm
-tasks on other nodes never write the record. Only the submitting host does,
-whole and atomically (a reader sees it before or after a change, never half
+tasks on other nodes never write the record (they write the attempt index
+beside it, :mod:`repro.store.attempts`, which says where those manifests
+are). Only the submitting host writes the record, whole and atomically (a reader sees it before or after a change, never half
 of one); it is read back as untrusted input (no links, a size limit, every
 field checked).
 """
@@ -61,6 +62,11 @@ class SweepStore:
             dump_json(os.path.join(self.root, _checked(sweep_id), RECORD), record)
         except OSError as exc:
             raise StoreError(f'cannot write sweep {sweep_id}: {exc.strerror}') from None
+
+    def attempt_index(self, sweep_id):
+        """Its :class:`repro.store.attempts.AttemptIndex` (attempts by member)."""
+        from repro.store.attempts import AttemptIndex
+        return AttemptIndex(os.path.join(self.root, _checked(sweep_id)))
 
     def ids(self):
         try:
@@ -145,6 +151,8 @@ def _shape_problem(record, sweep_id):
         return 'its Slurm options are malformed'
     if record.get('runner') is not None and not isinstance(record['runner'], dict):
         return 'its runner is malformed'
+    if record.get('attempt_index') not in (None, 1):
+        return 'its attempt index is malformed'
     for i, member in enumerate(record['members']):
         if not (isinstance(member, dict) and member.get('index') == i
                 and not isinstance(member.get('index'), bool)

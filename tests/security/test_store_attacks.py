@@ -86,14 +86,16 @@ def test_a_link_out_of_the_tree_is_created_as_data_only(forger, outside):
     assert state(outside) == before
 
 
-@pytest.mark.parametrize('edit', ['content', 'extra', 'exec bit', 'link', 'hard link'])
-def test_an_edited_export_is_never_used_again(forger, outside, edit):
-    tree, files = plant(forger.store, [('train.py', '100644', b'print(1)\n')])
-    src = export_files(forger.store, tree, files)
+def edit_export(src, outside, edit):
     target = os.path.join(src, 'train.py')
     if edit == 'content':
         with open(target, 'w') as f:
             f.write('print("pwned")\n')
+    elif edit == 'same size and times':  # mtime and atime put back: only the ctime moves
+        st = os.stat(target)
+        with open(target, 'r+') as f:
+            f.write('print(2)\n')
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
     elif edit == 'extra':
         with open(os.path.join(src, 'sitecustomize.py'), 'w') as f:
             f.write('print("pwned")\n')
@@ -103,9 +105,31 @@ def test_an_edited_export_is_never_used_again(forger, outside, edit):
         (outside / 'train.py').write_text('print(1)\n')
         os.unlink(target)
         (os.symlink if edit == 'link' else os.link)(outside / 'train.py', target)
+
+
+EDITS = ['content', 'same size and times', 'extra', 'exec bit', 'link', 'hard link']
+
+
+@pytest.mark.parametrize('remembered', [False, True], ids=['fresh', 'verified before'])
+@pytest.mark.parametrize('edit', EDITS)
+def test_an_edited_export_is_never_used_again(forger, outside, edit, remembered, monkeypatch,
+                                              tmp_path):
+    """Also once this machine remembers the export as verified (its stat
+    signature, repro.store.treemarks): every edit moves a ctime."""
+    import tempfile
+    from repro.store import treemarks
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))  # this test's private markers
+    monkeypatch.setattr(treemarks, 'RACY_SECONDS', -3600 if remembered else 2)
+    tree, files = plant(forger.store, [('train.py', '100644', b'print(1)\n')])
+    src = export_files(forger.store, tree, files)
+    if remembered:
+        assert export_files(forger.store, tree, files) == src
+        assert treemarks.unchanged(src, tree)
+    edit_export(src, outside, edit)
     before = state(outside)
     assert export_files(forger.store, tree, files) == src
     assert state(src) == {'train.py': b'print(1)\n'}
+    target = os.path.join(src, 'train.py')
     assert os.stat(target).st_mode & 0o777 == 0o644 and os.stat(target).st_nlink == 1
     assert state(outside) == before
 

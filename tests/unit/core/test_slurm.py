@@ -124,3 +124,14 @@ def test_an_array_larger_than_the_cluster_takes_is_refused_first(monkeypatch, tm
     slurm.check_array_size(1000)
     with pytest.raises(SlurmError, match='at most 1000 tasks'):
         slurm.check_array_size(1001)
+
+
+def test_the_task_entry_point_flushes_its_error_and_exits_with_its_code(tmp_path):
+    """The task freezes its objects before the interpreter's teardown: what it
+    printed must still come out, and its exit code is the error's."""
+    result = subprocess.run([sys.executable, '-m', 'repro.execute.slurm', 'task',
+                             str(tmp_path / 'nowhere'), '20261124-193000-train-3fa2', '0'],
+                            capture_output=True, text=True, env=dict(os.environ,
+                                                                     SLURMD_NODENAME='n7'))
+    one_line_error(result, 'repro: error: the run store', 'not visible on node n7')
+    assert result.returncode == ConfigError('x').exit_code
