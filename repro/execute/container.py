@@ -71,8 +71,10 @@ def execute(engine, store, spec, prepared, io=RunIO()):
     if spec.sweep is not None:
         labels['org.repro.sweep-id'] = spec.sweep['id']
 
+    releases = []
+
     def started(container_id):
-        spawn_reaper(os.getpid(), container_id, store.root, run_id)
+        releases.append(spawn_reaper(os.getpid(), container_id, store.root, run_id))
         if io.stop:
             io.stop.started(engine, container_id)
 
@@ -88,6 +90,8 @@ def execute(engine, store, spec, prepared, io=RunIO()):
             mounts=[(prepared.src, contract.SRC, 'ro'),
                     (os.path.join(run_dir, 'outputs'), contract.OUTPUTS, 'rw')]
             + ([(earlier, contract.RESUME, 'ro')] if earlier else []))
+        for release in filter(None, releases):  # the container is gone: nothing to reap
+            release()
         status = 'succeeded' if code == 0 else 'failed'
         if io.stop and io.stop.is_set:  # stopped by a sweep's Ctrl-C or cancel
             status, code = 'interrupted', 130
