@@ -120,7 +120,7 @@ def lookup(members=1000):
 
 
 def _lookup(tmp, members):
-    from repro.execute import sweep
+    from repro.execute import sweep, sweepruns
     from repro.store.runs import RunStore
     from repro.store.sweeps import SweepStore
     from tests.fakes import FakeEngine, project as fake_project, remember_image
@@ -135,7 +135,7 @@ def _lookup(tmp, members):
 
     def one(record):
         start = time.perf_counter()
-        assert len(sweep.attempts(store, record, [members // 2])[members // 2]) == 1
+        assert len(sweepruns.attempts(store, record, [members // 2])[members // 2]) == 1
         return time.perf_counter() - start
     return tuple(statistics.median(one(r) for _ in range(5)) for r in (indexed, scanned))
 

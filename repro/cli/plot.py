@@ -21,7 +21,7 @@ def plot(runs: Optional[List[str]] = typer.Argument(None, help='run ids or uniqu
     from repro.record.project import open_store
     store = open_store()
     if sweep is not None:
-        from repro.execute.sweep import member_runs
+        from repro.execute.sweepruns import member_runs
         sweep_id, runs = member_runs(store, sweep, succeeded_only=True)
         if not runs:
             raise ConfigError(f'sweep {sweep_id} has no succeeded member to plot')

@@ -75,7 +75,7 @@ def _replay_sweep(ref, sample, one, as_json):
     import json
     import os
 
-    from repro.execute.sweep import replay_members
+    from repro.execute.sweepruns import replay_members
     from repro.record.project import open_store
     sweep_id, members = replay_members(open_store(), ref, sample)
     reproduced, verdicts = 0, []

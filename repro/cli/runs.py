@@ -14,7 +14,7 @@ def ls(as_json: bool = typer.Option(False, '--json', help='print JSON, one objec
     store = open_store()
     summaries = []
     if sweep is not None:
-        from repro.execute.sweep import member_runs
+        from repro.execute.sweepruns import member_runs
         run_ids = member_runs(store, sweep)[1]
     else:
         run_ids = store.run_ids()

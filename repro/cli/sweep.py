@@ -45,7 +45,7 @@ def sweep(target: str = typer.Argument(..., metavar='LAUNCHER|status|resume|canc
     # The key (and its passphrase) first: a typo must not cost a whole sweep.
     key = signing_key(project_root=project_root_or_none()) if sign else None
     if target == 'status' and not args:  # every sweep in the store
-        from repro.execute.sweep import list_sweeps
+        from repro.execute.sweepruns import list_sweeps
         from repro.audit.render import sweeps_table
         typer.echo(sweeps_table(list_sweeps(open_store())))
         return
@@ -80,7 +80,8 @@ def _action(action, ref, store, max_parallel, as_json, key, network):
         import json
 
         from repro.audit.render import sweep_table
-        record, rows = core.status_rows(store, ref)
+        from repro.execute.sweepruns import status_rows
+        record, rows = status_rows(store, ref)
         typer.echo(json.dumps({'sweep_id': record['sweep_id'], 'members': rows}, indent=2)
                    if as_json else sweep_table(record, rows))
     elif action == 'resume':
@@ -101,7 +102,7 @@ def _finish(result, key=None):
     if key is not None:  # on this host, once the members have finished (any engine)
         from repro.audit.attestation import sign_run
         from repro.errors import ReproError
-        from repro.execute.sweep import member_runs
+        from repro.execute.sweepruns import member_runs
         from repro.record.project import open_store
         store = open_store()
         signed = 0

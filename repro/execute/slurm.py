@@ -250,6 +250,7 @@ def task(store_root, sweep_ref, index, *, connect, progress):
     """One array task: run member ``index`` of the sweep on this node; the
     exit code (0: the member succeeded, now or before)."""
     from repro.execute import sweep as sweeps
+    from repro.execute import sweepruns
     from repro.execute.runspec import RunIO, StopSignal
     from repro.store.runs import RunStore
     entered = time.perf_counter()
@@ -257,15 +258,15 @@ def task(store_root, sweep_ref, index, *, connect, progress):
     if not os.path.isdir(store.root):
         raise ConfigError(f'the run store {store.root} is not visible on node {node_name()}',
                           'REPRO_HOME must be on storage every node mounts')
-    record = sweeps.read_record(store, sweep_ref)
+    record = sweepruns.read_record(store, sweep_ref)
     if not 0 <= index < len(record['members']):
         raise ConfigError(f'sweep {record["sweep_id"]} has no member {index}')
     member = record['members'][index]
-    attempts = sweeps.attempts(store, record, [index]).get(index, [])
-    if sweeps.succeeded(attempts):
+    attempts = sweepruns.attempts(store, record, [index]).get(index, [])
+    if sweepruns.succeeded(attempts):
         progress(f'member {index} has succeeded already')
         return 0
-    sweeps.supersede(store, record, attempts,
+    sweepruns.supersede(store, record, attempts,
                      f'{os.environ.get("SLURM_JOB_ID", "?")} on {node_name()}')
     engine = connect()
     ensure_image(engine, store.root, record['image'], progress)

@@ -6,7 +6,7 @@ curves through :mod:`repro.audit.plot`, the verify button through
 :func:`repro.audit.verify.check_run` (``repro verify``), the compare page
 through :func:`repro.audit.rundiff.diff_runs` (``repro diff``) and
 :func:`repro.audit.compare.compare_outputs` (what ``repro replay``
-compares), a sweep through :func:`repro.execute.sweep.status_rows`
+compares), a sweep through :func:`repro.execute.sweepruns.status_rows`
 (``repro sweep status``). Nothing here writes.
 
 Run ids are checked for their form (a 400) and then must name a run of the
@@ -148,7 +148,7 @@ def compare(store, a, b, metric=None):
 
 def sweeps(store):
     """``GET /api/sweeps``: one summary per sweep (a damaged record says so)."""
-    from repro.execute.sweep import list_sweeps
+    from repro.execute.sweepruns import list_sweeps
     return {'sweeps': list_sweeps(store)}
 
 
@@ -156,7 +156,7 @@ def sweep(store, sweep_id, metric=None):
     """``GET /api/sweeps/{id}?metric=``: members by grid point with their status,
     and the mean and spread of the metric across seeds (by default the one a
     run page shows first, of the first succeeded member)."""
-    from repro.execute.sweep import status_rows
+    from repro.execute.sweepruns import status_rows
     record, rows = status_rows(store, sweep_id)
     done = [row['run_id'] for row in rows if row['status'] == 'succeeded' and row['run_id']]
     if not metric:

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from repro.errors import StoreError
-from repro.execute import slurm, sweep
+from repro.execute import slurm, sweep, sweepruns
 from repro.store import manifest_loader
 from repro.store.attempts import AttemptIndex
 from repro.store.runs import RunStore
@@ -92,7 +92,7 @@ def counting_reads(monkeypatch):
 def test_a_members_lookup_reads_only_that_members_manifests(root, monkeypatch):
     store, record = start(root, FakeEngine())
     seen = counting_reads(monkeypatch)
-    (only,) = sweep.attempts(store, record, [2])[2]
+    (only,) = sweepruns.attempts(store, record, [2])[2]
     assert seen == [only['run_id']] and only['sweep']['index'] == 2
 
 
@@ -100,13 +100,14 @@ def test_the_index_only_says_where_to_look(root):
     """An entry naming another member's run is no attempt of this one, and a
     sweep recorded before the index existed is found by reading manifests."""
     store, record = start(root, FakeEngine())
-    found = sweep.attempts(store, record)
+    found = sweepruns.attempts(store, record)
     other = found[1][0]['run_id']
     SweepStore(store).attempt_index(record['sweep_id']).claim(0, other)
-    assert [m['run_id'] for m in sweep.attempts(store, record, [0])[0]] == \
+    assert [m['run_id'] for m in sweepruns.attempts(store, record, [0])[0]] == \
         [found[0][0]['run_id']]
     del record['attempt_index']
-    assert {i: [m['run_id'] for m in runs] for i, runs in sweep.attempts(store, record).items()} \
+    scanned = sweepruns.attempts(store, record)
+    assert {i: [m['run_id'] for m in runs] for i, runs in scanned.items()} \
         == {i: [m['run_id'] for m in runs] for i, runs in found.items()}
 
 
@@ -114,19 +115,19 @@ def stale_attempt(root):
     """(store, record, listing) of a one-member sweep whose attempt was
     lost while ``running``, as a task of the next attempt lists it."""
     store, record = start(root, FakeEngine(), seeds='0')
-    (first,) = sweep.attempts(store, record)[0]
+    (first,) = sweepruns.attempts(store, record)[0]
     first.update(status='running', exit_code=None, end_time=None)
     store.write_manifest(first['run_id'], first)
-    return store, record, sweep.attempts(store, record, [0])[0]
+    return store, record, sweepruns.attempts(store, record, [0])[0]
 
 
 def test_two_tasks_superseding_at_once_rewrite_the_attempt_once(root, monkeypatch):
     store, record, listing = stale_attempt(root)
     writes, write = [], store.write_manifest
     monkeypatch.setattr(store, 'write_manifest', lambda *a: (writes.append(a[0]), write(*a)))
-    sweep.supersede(store, record, listing, '7 on n1')
-    sweep.supersede(store, record, listing, '8 on n2')  # listed it running too
-    (now,) = sweep.attempts(store, record)[0]
+    sweepruns.supersede(store, record, listing, '7 on n1')
+    sweepruns.supersede(store, record, listing, '8 on n2')  # listed it running too
+    (now,) = sweepruns.attempts(store, record)[0]
     assert writes == [now['run_id']] and now['status'] == 'interrupted'
     assert 'job 7 on n1' in now['error']
 
@@ -137,20 +138,20 @@ def test_an_attempt_whose_manifest_lost_its_number_is_still_superseded_once(root
     store, record, listing = stale_attempt(root)
     del listing[0]['sweep']['attempt']
     store.write_manifest(listing[0]['run_id'], listing[0])
-    listing = sweep.attempts(store, record, [0])[0]
-    sweep.supersede(store, record, listing, '7 on n1')
-    sweep.supersede(store, record, listing, '8 on n2')
-    (now,) = sweep.attempts(store, record)[0]
+    listing = sweepruns.attempts(store, record, [0])[0]
+    sweepruns.supersede(store, record, listing, '7 on n1')
+    sweepruns.supersede(store, record, listing, '8 on n2')
+    (now,) = sweepruns.attempts(store, record)[0]
     assert now['status'] == 'interrupted' and 'job 7 on n1' in now['error']
 
 
 def test_an_attempt_that_ended_since_it_was_listed_is_not_superseded(root):
     store, record, listing = stale_attempt(root)
-    (ended,) = sweep.attempts(store, record)[0]
+    (ended,) = sweepruns.attempts(store, record)[0]
     ended.update(status='succeeded', exit_code=0)
     store.write_manifest(ended['run_id'], ended)  # its own process finished meanwhile
-    sweep.supersede(store, record, listing, '7 on n1')
-    assert sweep.attempts(store, record)[0][0]['status'] == 'succeeded'
+    sweepruns.supersede(store, record, listing, '7 on n1')
+    assert sweepruns.attempts(store, record)[0][0]['status'] == 'succeeded'
 
 
 def test_a_task_supersedes_and_numbers_its_attempt_from_the_index(root, monkeypatch):
@@ -158,7 +159,7 @@ def test_a_task_supersedes_and_numbers_its_attempt_from_the_index(root, monkeypa
     store, record, _ = stale_attempt(root)
     assert slurm.task(store.root, record['sweep_id'], 0, connect=FakeEngine,
                       progress=lambda m: None) == 0
-    stale, now = sweep.attempts(store, record)[0]
+    stale, now = sweepruns.attempts(store, record)[0]
     assert (stale['status'], now['status']) == ('interrupted', 'succeeded')
     assert (stale['sweep']['attempt'], now['sweep']['attempt']) == (1, 2)
     assert now['resumed_from'] == stale['run_id']

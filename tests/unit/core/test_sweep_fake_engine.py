@@ -9,7 +9,7 @@ import pytest
 
 from repro import contract
 from repro.errors import ConfigError, ReproError, StoreError, SweepNotFoundError
-from repro.execute import sweep
+from repro.execute import sweep, sweepruns
 from repro.store.manifest_loader import load
 from repro.store.runs import RunStore
 from repro.store.sweeps import SweepStore
@@ -33,7 +33,7 @@ def test_members_are_ordinary_runs_of_one_snapshot_and_image(root, monkeypatch):
     store = RunStore.for_project(str(root))
     record = SweepStore(store).read(result.sweep_id)
     assert (result.succeeded, result.total) == (4, 4)
-    _, rows = sweep.status_rows(store, result.sweep_id)
+    _, rows = sweepruns.status_rows(store, result.sweep_id)
     manifests = [load(store, row['run_id']) for row in rows]
     assert {m['git']['tree'] for m in manifests} == {record['prepared']['tree']}
     assert {m['image']['id'] for m in manifests} == {IMAGE_ID} == {record['image']}
@@ -70,9 +70,9 @@ def test_resume_runs_only_the_members_without_a_succeeded_run(root):
     assert (again.sweep_id, again.succeeded, again.total) == (result.sweep_id, 4, 4)
     assert len(engine.calls) == 1 and engine.calls[0].env[contract.ENV_SEED] == '1'
     record = SweepStore(store).read(result.sweep_id)
-    tries = sweep.attempts(store, record)[1]
+    tries = sweepruns.attempts(store, record)[1]
     assert [m['status'] for m in tries] == ['failed', 'succeeded']
-    _, rows = sweep.status_rows(store, result.sweep_id)
+    _, rows = sweepruns.status_rows(store, result.sweep_id)
     assert [r['status'] for r in rows] == ['succeeded'] * 4
     assert rows[1]['run_id'] == tries[1]['run_id'] and rows[1]['attempts'] == 2
 
@@ -108,7 +108,7 @@ def interrupted_sweep(root, seeds):
 
 def test_ctrl_c_stops_every_member_and_records_them_interrupted(root):
     engine, store, sweep_id = interrupted_sweep(root, '0-5')
-    _, rows = sweep.status_rows(store, sweep_id)
+    _, rows = sweepruns.status_rows(store, sweep_id)
     # the two that ran are interrupted; the rest never started
     assert [r['status'] for r in rows] == ['interrupted'] * 2 + ['pending'] * 4
     assert len(engine.calls) == 2
@@ -124,9 +124,9 @@ def test_bad_input_leaves_no_sweep_record(root):
         start(root, FakeEngine(), seeds='1-')
     assert not os.path.exists(os.path.join(store.root, 'sweeps'))
     with pytest.raises(SweepNotFoundError, match='no sweep matches'):
-        sweep.status_rows(store, '2026')
+        sweepruns.status_rows(store, '2026')
     with pytest.raises(SweepNotFoundError, match='not a valid sweep id'):
-        sweep.status_rows(store, '../x')
+        sweepruns.status_rows(store, '../x')
 
 
 def test_a_forged_record_is_refused(root):
@@ -167,7 +167,7 @@ def test_a_forged_record_never_reaches_slurm_or_the_engine(root, changes, messag
     for action in (lambda: sweep.resume(store, result.sweep_id, connect=FakeEngine,
                                         progress=lambda m: None),
                    lambda: sweep.cancel(store, result.sweep_id, connect=FakeEngine),
-                   lambda: sweep.status_rows(store, result.sweep_id)):
+                   lambda: sweepruns.status_rows(store, result.sweep_id)):
         with pytest.raises(ReproError, match=message) as err:
             action()
         assert '\n' not in str(err.value)
@@ -243,7 +243,7 @@ def test_a_member_that_did_not_succeed_continues_its_latest_attempt(root):
         engine = FakeEngine(behave)
         sweep.resume(store, result.sweep_id, connect=lambda: engine, progress=lambda m: None)
         (call,) = engine.calls
-        tries = sweep.attempts(store, record)[1]
+        tries = sweepruns.attempts(store, record)[1]
         earlier, now = tries[-2], tries[-1]
         assert (os.path.join(store.run_dir(earlier['run_id']), 'outputs'), contract.RESUME,
                 'ro') in call.mounts
@@ -252,7 +252,7 @@ def test_a_member_that_did_not_succeed_continues_its_latest_attempt(root):
         assert now['env'][contract.ENV_RESUME_FROM] == contract.RESUME
     assert [m['status'] for m in tries] == ['failed', 'failed', 'succeeded']
     assert 'resumed_from' not in tries[0]
-    assert 'resumed_from' not in sweep.attempts(store, record)[0][0]
+    assert 'resumed_from' not in sweepruns.attempts(store, record)[0][0]
 
 
 def test_a_member_never_started_gets_no_earlier_outputs(root):
@@ -291,7 +291,7 @@ def test_a_replay_of_a_resumed_attempt_continues_the_same_earlier_outputs(root):
     store = RunStore.for_project(str(root))
     sweep.resume(store, result.sweep_id, connect=lambda: FakeEngine(behave),
                  progress=lambda m: None)
-    stopped, resumed = sweep.attempts(store, SweepStore(store).read(result.sweep_id))[0]
+    stopped, resumed = sweepruns.attempts(store, SweepStore(store).read(result.sweep_id))[0]
     verdict = replay(store, resumed['run_id'], connect=lambda: FakeEngine(behave),
                      progress=lambda m: None, output=io.BytesIO())
     assert verdict.name == 'REPRODUCED'
@@ -318,6 +318,6 @@ def test_a_requeued_slurm_task_continues_the_attempt_before_it(root, monkeypatch
     code = slurm.task(store.root, result.sweep_id, 0, connect=lambda: engine,
                       progress=lambda m: None)
     assert code == 0
-    lost, now = sweep.attempts(store, SweepStore(store).read(result.sweep_id))[0]
+    lost, now = sweepruns.attempts(store, SweepStore(store).read(result.sweep_id))[0]
     assert now['resumed_from'] == lost['run_id'] and now['sweep']['job'] == '42'
     assert engine.calls[0].env[contract.ENV_RESUME_FROM] == contract.RESUME
