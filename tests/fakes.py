@@ -204,7 +204,7 @@ class FakeDaemon:
     """
 
     def __init__(self, path, output=(), exit_code=0, start_error=None, cut=False,
-                 load_messages=()):
+                 load_messages=(), headers=True):
         import http.server
         import socketserver
         import threading
@@ -212,6 +212,7 @@ class FakeDaemon:
         self.output, self.exit_code, self.start_error, self.cut = output, exit_code, \
             start_error, cut
         self.load_messages = load_messages
+        self.headers = headers  # dockerd's Api-Version and Server: Docker/… on every answer
         self.started, self.gone = threading.Event(), threading.Event()
         self.written = threading.Event()  # the output is out
         daemon = self
@@ -221,6 +222,9 @@ class FakeDaemon:
 
             def log_message(self, *args):
                 pass
+
+            def version_string(self):
+                return 'Docker/fake-20.10 (linux)' if daemon.headers else 'FakeEngine/1'
 
             def do_GET(self):
                 daemon.handle(self)
@@ -298,12 +302,13 @@ class FakeDaemon:
                                                  for m in self.load_messages))
         return self.reply(req, 404, {'message': f'no such thing: {path}'})
 
-    @staticmethod
-    def reply(req, status, data):
+    def reply(self, req, status, data):
         import json
         is_json = not isinstance(data, bytes)
         data = json.dumps(data).encode() if is_json else data
         req.send_response(status)
+        if self.headers:
+            req.send_header('Api-Version', '1.41')
         req.send_header('Content-Type', 'application/json' if is_json else 'text/plain')
         req.send_header('Content-Length', str(len(data)))
         req.end_headers()

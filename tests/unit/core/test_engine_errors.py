@@ -3,7 +3,7 @@ socket (no Docker): the calls a run makes, and engine failures as one-line
 EngineErrors."""
 import pytest
 
-from repro.engines.dockerengine import DockerEngine
+from repro.engines.dockerengine import DockerEngine, ping_versions
 from repro.errors import EngineError, EngineLostError
 from tests.fakes import FakeDaemon
 
@@ -23,8 +23,8 @@ def daemon(tmp_path):
 
 
 def test_a_run_makes_only_the_calls_it_needs(daemon):
-    """version (the reachability check, the API version and the manifest's
-    engine version in one), create, attach before the start (no
+    """_ping (the reachability check; its headers give the API version and
+    the manifest's engine version), create, attach before the start (no
     output lost), start, wait, remove: no inspections in between."""
     fake, engine = daemon(output=[b'hello\n', b'world\n'], exit_code=3)
     out = []
@@ -33,7 +33,7 @@ def test_a_run_makes_only_the_calls_it_needs(daemon):
                                  labels={'k': 'v'}, on_output=out.append, on_start=out.append)
     assert (code, out) == (3, [CONTAINER, b'hello\n', b'world\n'])
     assert fake.calls == [
-        ('GET', '/version'), ('POST', '/containers/create'),
+        ('GET', '/_ping'), ('POST', '/containers/create'),
         ('POST', f'/containers/{container}/attach'), ('POST', f'/containers/{container}/start'),
         ('POST', f'/containers/{container}/wait'), ('DELETE', f'/containers/{container}')]
     body = fake.bodies['/containers/create']
@@ -45,7 +45,33 @@ def test_a_run_makes_only_the_calls_it_needs(daemon):
     assert (body['Env'], body['User'], body['Hostname'], body['Labels']) == (
         ['A=1'], '1:2', 'repro', {'k': 'v'})
     assert engine.version() == 'fake-20.10'
-    assert fake.calls.count(('GET', '/version')) == 1  # asked once, at connect
+    assert ('GET', '/version') not in fake.calls  # the ping's Server header said it
+
+
+def test_an_engine_whose_ping_lacks_the_versions_is_asked_for_them(daemon):
+    """An Engine API without dockerd's headers: /version once, at connect."""
+    fake, engine = daemon(headers=False)
+    assert fake.calls == [('GET', '/_ping'), ('GET', '/version')]
+    assert engine.version() == 'fake-20.10'
+    assert fake.calls.count(('GET', '/version')) == 1
+
+
+def test_ping_versions_reads_dockerds_headers():
+    assert ping_versions({'Api-Version': '1.43', 'Server': 'Docker/24.0.7 (linux)'}) == (
+        '1.43', '24.0.7')
+    assert ping_versions({'Api-Version': '1.41', 'Server': 'Libpod/4.3.1 (linux)'}) == (
+        '1.41', None)
+    assert ping_versions({}) == (None, None)
+
+
+def test_an_unhealthy_engine_is_unreachable(tmp_path):
+    fake = FakeDaemon(tmp_path / 'docker.sock')
+    fake.gone.set()  # its /_ping answers 500
+    try:
+        with pytest.raises(EngineError, match='cannot reach the Docker daemon'):
+            DockerEngine.connect(f'unix://{fake.path}')
+    finally:
+        fake.close()
 
 
 def test_a_cut_connection_mid_run_is_a_lost_engine(daemon):
