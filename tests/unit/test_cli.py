@@ -29,6 +29,27 @@ def test_repro_error_maps_to_one_line_and_exit_code(monkeypatch, capsys):
     try:
         assert main(['explode']) == ConfigError.exit_code
     finally:
-        cli.app.registered_commands.pop()
+        cli.app.registered_commands[:] = [c for c in cli.app.registered_commands
+                                          if c.name != 'explode']
     err = capsys.readouterr().err
     assert err == 'repro: error: bad value (try another)\n'
+
+
+def test_a_command_parses_alone_as_it_does_among_all(capsys):
+    """`repro NAME …` registers only NAME: its help, and its usage errors,
+    are what the full app gives (the first one parses `--help` through both)."""
+    from typer.testing import CliRunner
+
+    from repro import cli
+    runner = CliRunner()
+    for name in cli.COMMANDS:
+        for args in ([name, '--help'], [name, '--no-such-option']):
+            full = runner.invoke(cli.full_app(), args, prog_name='repro')
+            alone = runner.invoke(cli._app_for(args), args, prog_name='repro')
+            assert cli._app_for(args) is not cli.app
+            assert (alone.exit_code, alone.output) == (full.exit_code, full.output), args
+    assert cli._app_for(['frobnicate']) is cli.app and cli._app_for([]) is cli.app
+    help_text = runner.invoke(cli.full_app(), ['--help'], prog_name='repro').output
+    listed = [line.split()[0] for line in help_text.split('Commands:')[1].splitlines()
+              if line.startswith('  ')]
+    assert listed[:2] == ['version', 'base'] and set(cli.COMMANDS) <= set(listed)

@@ -56,7 +56,7 @@ def test_library_runs_an_experiment_without_optional_packages(tmp_path):
 
 
 def test_cli_help_does_not_import_the_library():
-    code = ('import sys; from repro.cli import app; '
+    code = ('import sys; from repro.cli import full_app; full_app(); '
             'print(sorted(m for m in ("numpy", "cloudpickle", "torch") if m in sys.modules))')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             cwd=ROOT)

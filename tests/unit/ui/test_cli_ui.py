@@ -109,7 +109,7 @@ def test_without_the_extra_it_says_to_install_it(monkeypatch, capsys):
 
 
 def test_the_cli_imports_no_web_stack_until_ui_runs():
-    code = ('import sys; from repro.cli import app; '
+    code = ('import sys; from repro.cli import full_app; full_app(); '
             'print(sorted(m for m in ("starlette", "uvicorn") if m in sys.modules))')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True).stdout
     assert out.strip() == '[]'
