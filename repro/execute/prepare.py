@@ -79,11 +79,12 @@ def build(engine, inputs, progress=print):
     return image_plan, image_id, built
 
 
-def prepare(inputs, store, engine, progress=print, launchers=()):
+def prepare(inputs, store, engine, progress=print, launchers=(), scan=None):
     """Snapshot the source, keep what rebuilds the image, get the image.
 
     ``launchers`` must be in the snapshot; they are checked before the
-    image is built, so a missing one costs no build.
+    image is built, so a missing one costs no build. ``scan``: the source's
+    :class:`repro.record.gitsource.BackgroundScan`, if one was started.
     """
     from repro.engines import reaper
     from repro.engines.liveness import runner_record
@@ -94,7 +95,7 @@ def prepare(inputs, store, engine, progress=print, launchers=()):
     image_plan = plan(engine, inputs)
     progress('snapshotting the source tree ...')
     with store.locked():  # `repro gc` runs before this snapshot or sees its pin
-        snapshot = snapshot_source(inputs.root, store)
+        snapshot = snapshot_source(inputs.root, store, scan)
         warnings = list(getattr(snapshot, 'warnings', ()))
         warnings += [f'possible {kind} in uncommitted {path}:{line}; the source snapshot in '
                      'the run store will contain it'

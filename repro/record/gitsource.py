@@ -7,12 +7,15 @@ re-hashed); the user's index and working tree are never written. Blobs are
 copied into the run store by their git id, so an unchanged tree adds no
 bytes and a changed file adds only its own blob.
 """
+import contextlib
 import dataclasses
 import hashlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import urllib.parse
@@ -213,17 +216,156 @@ def _from_git(stream, oid, size):
         raise SourceError(f'git returned a damaged or short blob {oid}')
 
 
-def snapshot_source(path, store):
-    """Snapshot the repository containing ``path`` into ``store``."""
+def snapshot_source(path, store, scan=None):
+    """Snapshot the repository containing ``path`` into ``store``; ``scan``
+    is one :class:`BackgroundScan` of it already started."""
+    return store_snapshot(scan.result() if scan else scan_source(path), store)
+
+
+def scan_source(path):
+    """What git says of the repository containing ``path`` (the snapshot's
+    tree, built in a temporary index; HEAD, branch, remote): a
+    :class:`SourceScan`. It reads the run store not at all."""
     import git
     repo = open_repo(path)
     try:
-        return _snapshot(repo, store)
+        return _scan(repo)
     except git.GitCommandError as exc:
         raise SourceError('git failed while snapshotting the source: '
                           + git_error_line(exc.stderr, exc.status)) from None
     except OSError as exc:  # e.g. git not on PATH, or unreadable files
         raise SourceError(f'cannot snapshot the source: {exc.strerror or exc}') from None
+    finally:
+        repo.close()  # its cat-file processes
+
+
+class BackgroundScan:
+    """:func:`scan_source` started now and collected by :meth:`result`, for
+    a command with other work first (``repro run`` imports docker-py and
+    asks the engine). A context manager; leaving it reaps what it started,
+    so no temporary index outlives the command.
+
+    On Linux, in a process with no other thread, the scan runs in a forked
+    child: GitPython's import and git's processes then take the second core
+    while this process goes on (about 30 ms of a warm run). Elsewhere (or
+    with threads, which fork does not carry) it runs on a thread, where only
+    git's processes overlap. The child never touches the run store; it
+    sends its :class:`SourceScan` back as JSON, and the parent scans again
+    itself if the child fails unexpectedly, so a bug surfaces here, whole.
+    """
+
+    def __init__(self, path, fork=None):
+        self._path = path
+        self._fork_wanted = (sys.platform.startswith('linux') and threading.active_count() == 1
+                             if fork is None else fork)
+        self._pid = self._fd = self._thread = None
+        self._outcome = []  # [(SourceScan, None) or (None, exception)] once known
+
+    def __enter__(self):
+        if self._fork_wanted:
+            self._fork()
+        else:
+            # Imported here: imports on two threads at once can deadlock on a
+            # circular import, and what overlaps with a thread is git's processes.
+            import git  # noqa: F401
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name='repro-source-scan')
+            self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if self._pid is not None:
+            if exc_type is not None:  # Ctrl-C or an error: stop the child and its git
+                with contextlib.suppress(OSError):
+                    os.killpg(self._pid, signal.SIGINT)
+            if self._fd is not None:
+                os.close(self._fd)
+            os.waitpid(self._pid, 0)
+            self._pid = None
+        elif self._thread is not None:
+            self._thread.join()
+
+    def _run(self):
+        try:
+            self._outcome.append((scan_source(self._path), None))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+            self._outcome.append((None, exc))
+
+    def _fork(self):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: scan, answer, and exit without the parent's exit work
+            code = 1
+            try:
+                # Its own process group, with its git processes: the parent
+                # stops them all at once (and a terminal's Ctrl-C reaches the
+                # parent, which does that).
+                os.setpgid(0, 0)
+                os.close(read_fd)
+                answer = _scan_answer(self._path)
+                with open(write_fd, 'wb') as out:
+                    out.write(answer)
+                code = 0
+            finally:
+                os._exit(code)  # noqa: B012 (nothing may escape the child)
+        with contextlib.suppress(OSError):  # (both set it: no window for a lost signal)
+            os.setpgid(pid, pid)
+        os.close(write_fd)
+        self._pid, self._fd = pid, read_fd
+
+    def result(self):
+        """The :class:`SourceScan`, or the scan's error raised here (a scan
+        not started runs now)."""
+        if self._outcome:
+            pass
+        elif self._pid is not None:
+            fd, self._fd = self._fd, None
+            with open(fd, 'rb') as answer:
+                data = answer.read()
+            os.waitpid(self._pid, 0)
+            self._pid = None
+            outcome = _read_answer(data)
+            if outcome is None:  # the child failed: scan here
+                self._run()
+            else:
+                self._outcome.append(outcome)
+        elif self._thread is not None:
+            self._thread.join()
+        else:
+            self._run()
+        scan, error = self._outcome[0]
+        if error is not None:
+            raise error
+        return scan
+
+
+def _scan_answer(path):
+    """The forked child's answer for ``path``: JSON of the scan, or of its
+    SourceError; ``{}`` for anything else (the parent scans again)."""
+    import json
+    try:
+        answer = {'scan': dataclasses.asdict(scan_source(path))}
+    except SourceError as exc:
+        answer = {'error': [exc.message, exc.hint]}
+    except Exception:  # noqa: BLE001 - reproduced by the parent, with its traceback
+        answer = {}
+    return json.dumps(answer).encode('ascii')  # non-UTF-8 names: \udcXX escapes
+
+
+def _read_answer(data):
+    """(SourceScan, None) or (None, SourceError) from the child's answer;
+    None if it has neither (the child failed)."""
+    import json
+    try:
+        answer = json.loads(data or b'{}')
+        if 'error' in answer:
+            return None, SourceError(*answer['error'])
+        if 'scan' in answer:
+            fields = dict(answer['scan'], files=[tuple(f) for f in answer['scan']['files']])
+            return SourceScan(**fields), None
+    except (ValueError, TypeError, KeyError):
+        pass
+    return None
 
 
 def git_error_line(stderr, status):
@@ -234,7 +376,18 @@ def git_error_line(stderr, status):
     return telling_line(text) if text.strip() else f'exit code {status}'
 
 
-def _snapshot(repo, store):
+@dataclasses.dataclass(frozen=True)
+class SourceScan:
+    root: str
+    commit: str
+    head_tree: str
+    branch: str
+    remote: str
+    tree: str
+    files: list
+
+
+def _scan(repo):
     root = repo.working_tree_dir
     commit, head_tree = _head(repo)
     with tempfile.TemporaryDirectory(prefix='repro-index-') as tmp:
@@ -249,6 +402,21 @@ def _snapshot(repo, store):
         repo.git.add('-A', '--', '.', env=env)
         tree = repo.git.write_tree(env=env)
         files = _index_entries(repo, env)
+    return SourceScan(root=root, commit=commit, head_tree=head_tree, branch=_branch(repo),
+                      remote=_remote(repo), tree=tree, files=files)
+
+
+def store_snapshot(scan, store):
+    """Store the blobs and tree of ``scan`` (a :class:`SourceScan`) that
+    ``store`` lacks; the :class:`SourceSnapshot`."""
+    try:
+        return _store(scan, store)
+    except OSError as exc:  # unreadable files, a full disk
+        raise SourceError(f'cannot snapshot the source: {exc.strerror or exc}') from None
+
+
+def _store(scan, store):
+    root, tree, files = scan.root, scan.tree, scan.files
     _refuse_submodules(files)
     paths = {oid: path for path, _mode, oid in files}
     missing = {oid: path for oid, path in paths.items() if not store.has_object(oid)}
@@ -262,9 +430,9 @@ def _snapshot(repo, store):
              if oid in sizes and sizes[oid][2] > LARGE and mode != '120000']
     warnings = [f'{display(path)} is {size / 2**20:,.0f} MB; it is kept in the run store '
                 'and left out of the source diff' for path, size in large]
-    return SourceSnapshot(root=root, commit=commit, branch=_branch(repo),
-                          remote=_remote(repo), dirty=tree != head_tree, tree=tree,
-                          diff=_diff(root, head_tree, tree, [p for p, _ in large]),
+    return SourceSnapshot(root=root, commit=scan.commit, branch=scan.branch,
+                          remote=scan.remote, dirty=tree != scan.head_tree, tree=tree,
+                          diff=_diff(root, scan.head_tree, tree, [p for p, _ in large]),
                           files=files, new_bytes=new_bytes, warnings=warnings)
 
 

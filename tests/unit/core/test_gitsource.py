@@ -4,7 +4,8 @@ import subprocess
 import pytest
 
 from repro.errors import SourceError, StoreError
-from repro.record.gitsource import export_tree, snapshot_source, strip_credentials
+from repro.record.gitsource import (BackgroundScan, export_tree, scan_source, snapshot_source,
+                                    strip_credentials)
 from repro.store.runs import RunStore
 from tests.helpers import git
 
@@ -282,3 +283,42 @@ def test_a_300_mb_file_snapshots_in_bounded_memory(repo, tmp_path):
 def test_git_error_line(stderr, line):
     from repro.record.gitsource import git_error_line
     assert git_error_line(stderr, 128) == line
+
+
+@pytest.mark.parametrize('fork', [True, False], ids=['forked', 'thread'])
+def test_a_background_scan_is_the_scan(repo, tmp_path, fork):
+    """Forked (JSON back through a pipe) or on a thread, the scan is the
+    same, names that are not UTF-8 included, and so is its error."""
+    (repo / os.fsdecode(b'caf\xe9.py')).write_text('x = 1\n')
+    (repo / 'train.py').write_text('print(2)\n')
+    with BackgroundScan(str(repo), fork=fork) as scan:
+        got = scan.result()
+    assert got == scan_source(str(repo)) and got.tree != got.head_tree
+    assert os.fsdecode(b'caf\xe9.py') in [path for path, _mode, _oid in got.files]
+    snap = snapshot_source(str(repo), RunStore(tmp_path / 'store'), BackgroundScan(str(repo),
+                                                                                   fork=fork))
+    assert (snap.tree, snap.commit) == (got.tree, got.commit)
+    (tmp_path / 'plain').mkdir()
+    with BackgroundScan(str(tmp_path / 'plain'), fork=fork) as scan:
+        with pytest.raises(SourceError, match='is not inside a git repository'):
+            scan.result()
+
+
+def test_a_failed_scan_child_is_redone_in_the_parent(repo, monkeypatch):
+    from repro.record import gitsource
+    monkeypatch.setattr(gitsource, '_scan_answer', lambda path: os._exit(3))
+    with BackgroundScan(str(repo), fork=True) as scan:
+        assert scan.result() == scan_source(str(repo))
+
+
+def test_leaving_early_reaps_the_child_and_its_index(repo, tmp_path, monkeypatch):
+    import tempfile
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path / 'tmp'))
+    (tmp_path / 'tmp').mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        with BackgroundScan(str(repo), fork=True) as scan:
+            pid = scan._pid
+            raise KeyboardInterrupt
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: no zombie left
+    assert not list((tmp_path / 'tmp').iterdir())  # its temporary index is gone
