@@ -2,7 +2,7 @@
 """Benchmarks of `repro run` and the image builder (issues #3 and #15), side by side.
 
     python bench/run.py [--reps 9] [--only warm,phases,reuse,cold,rebuild,help,ls]
-                        [--locks small,gym,torch] [--repro-src DIR]
+                        [--locks small,gym,torch] [--repro-src DIR] [--against DIR]
 
 (``python bench/all.py`` runs every benchmark and writes docs/BENCHMARKS.md.)
 
@@ -26,7 +26,10 @@ medians, as the machine is shared; the load average is printed with them.
 5. `repro --help` (goal ≤ 150 ms); `repro ls` over 1,000 runs (≤ 300 ms).
 
 ``--repro-src DIR`` measures the repro of another checkout (say, main's) in
-the subprocesses: the before and after figures come from one script. The
+the subprocesses: the before and after figures come from one script.
+``--against DIR`` times that checkout's repro too, interleaved with this one
+in the same loops (warm run and reuse check): before and after under the
+same load. The
 checkout's bytecode is compiled first, as ``pip install`` does.
 """
 import argparse
@@ -49,6 +52,11 @@ PACKAGES = {'small': ('numpy', 'cloudpickle'),
 # As an installed repro runs: with bytecode (pip compiles it; a session that
 # sets PYTHONDONTWRITEBYTECODE would compile every module of every run anew).
 ENV = {k: v for k, v in os.environ.items() if k != 'PYTHONDONTWRITEBYTECODE'}
+AGAINST = None       # --against DIR
+AGAINST_TIMES = {}   # its times, per measure (and the floor's)
+# What any `repro build` pays before its own work: Python, the CLI's and the
+# engine client's imports, and an exit as `repro` makes it.
+FLOOR = 'import typer, docker, gc; gc.freeze()'
 
 
 def load():
@@ -118,11 +126,15 @@ def bench_warm_run(reps, tmp):
     bare = ['docker', 'run', '--rm', '--network', 'none', '-v', f'{root}:/src:ro', image_id,
             'python', '/src/trivial.py']
     timed(bare)
-    ours, theirs, loads = [], [], []
+    ours, theirs, loads, against = [], [], [], []
     for _ in range(reps):
         ours.append(timed(REPRO + ['run', 'trivial.py'], cwd=root, env=env))
         theirs.append(timed(bare))
+        if AGAINST:
+            against.append(timed(REPRO + ['run', 'trivial.py'], cwd=root,
+                                 env=dict(env, PYTHONPATH=AGAINST)))
         loads.append(load())
+    AGAINST_TIMES['warm'] = against
     return statistics.median(ours), statistics.median(theirs), statistics.median(loads), \
         root, env, image_id
 
@@ -131,8 +143,6 @@ PHASES = [('repro.cli', 'main', 'after imports: parse, then the command'),
           ('repro.execute.prepare', 'read_inputs', 'config and lock'),
           ('repro.engines.interface', 'connect_engine', 'engine connect'),
           ('repro.execute.prepare', 'plan', 'image plan (base digest, key)'),
-          ('repro.record.gitsource', 'scan_source',
-           'source scan (git; on a thread, beside the connect and the plan)'),
           ('repro.record.gitsource', 'snapshot_source', 'source snapshot (waits for the scan)'),
           ('repro.images.image', 'ensure_image', 'image reuse check'),
           ('repro.store.sourcetree', 'export_files', 'source export check'),
@@ -201,11 +211,17 @@ def bench_reuse(root, env, tmp, reps=15):
         pathlib.Path.home() / '.cache' / 'repro'))
     tag = f'repro-bench:hit-{uuid.uuid4().hex[:8]}'
     docker_build(ctx, tag)  # fills docker's build cache
-    ours, theirs = [], []
+    ours, theirs, against, floor = [], [], [], []
     try:
         for _ in range(reps):
             ours.append(timed(REPRO + ['build'], cwd=root, env=env))
             theirs.append(docker_build(ctx, tag, no_cache=False))
+            floor.append(timed([sys.executable, '-c', FLOOR], cwd=root, env=env))
+            if AGAINST:
+                against.append(timed(REPRO + ['build'], cwd=root,
+                                     env=dict(env, PYTHONPATH=AGAINST)))
+        AGAINST_TIMES['reuse'] = against
+        AGAINST_TIMES['floor'] = floor
     finally:
         rmi(tag)
     return statistics.median(ours), statistics.median(theirs), image_id
@@ -314,6 +330,11 @@ def rows(reps=9, only=('warm', 'phases', 'reuse', 'cold', 'rebuild', 'help', 'ls
                               f'{ours / bare:.2f} ({ours:.2f} s ÷ {bare:.2f} s, +{ours - bare:.2f} '
                               f's, median of {reps}; load {avg:.1f})', '≤ 2.0 and ≤ +0.25 s',
                               ours / bare <= 2.0 and ours - bare <= 0.25))
+                if AGAINST:
+                    other = statistics.median(AGAINST_TIMES['warm'])
+                    found.append((f'The same, the repro at {AGAINST} (interleaved)',
+                                  f'{other / bare:.2f} ({other:.2f} s, +{other - bare:.2f} s)',
+                                  '(before)', None))
             if 'phases' in only:
                 print('phases of a warm run ...', flush=True)
                 for label, seconds in bench_phases(root, env, reps).items():
@@ -325,6 +346,13 @@ def rows(reps=9, only=('warm', 'phases', 'reuse', 'cold', 'rebuild', 'help', 'ls
                 found.append(('Reuse check: `repro build` with the image present (÷ cache-hit '
                               '`docker build`)', f'{ours * 1e3:.0f} ms ({ours / theirs:.2f} × '
                               f'{theirs * 1e3:.0f} ms, median of 15)', '≤ 150 ms', ours <= 0.15))
+                floor = statistics.median(AGAINST_TIMES['floor'])
+                found.append(('The same, its floor: `python -c "import typer, docker"` '
+                              '(interleaved)', f'{floor * 1e3:.0f} ms', '(reference)', None))
+                if AGAINST:
+                    other = statistics.median(AGAINST_TIMES['reuse'])
+                    found.append((f'The same, the repro at {AGAINST} (interleaved)',
+                                  f'{other * 1e3:.0f} ms', '(before)', None))
                 if 'PYTHONPATH' not in ENV:  # in-process: this checkout's repro only
                     decision = bench_reuse_decision(root)
                     found.append(('Reuse decision in-process (key computed, image found)',
@@ -361,7 +389,13 @@ def main():
     parser.add_argument('--only', default='warm,phases,reuse,cold,rebuild,help,ls')
     parser.add_argument('--locks', default='small,gym,torch')
     parser.add_argument('--repro-src', help='a checkout whose repro the subprocesses run')
+    parser.add_argument('--against', help='a checkout whose repro is timed too, interleaved')
     args = parser.parse_args()
+    if args.against:
+        global AGAINST
+        AGAINST = str(pathlib.Path(args.against).resolve())
+        subprocess.run([sys.executable, '-m', 'compileall', '-q', f'{AGAINST}/repro'],
+                       check=True, env=ENV)
     if args.repro_src:
         ENV['PYTHONPATH'] = str(pathlib.Path(args.repro_src).resolve())
     src = pathlib.Path(ENV.get('PYTHONPATH') or ROOT) / 'repro'
