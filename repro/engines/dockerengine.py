@@ -61,7 +61,7 @@ class DockerEngine:
                                      timeout=TIMEOUT, **kwargs)
             _local_socket(probe)
             with contextlib.closing(probe):
-                answer = probe.get(probe.base_url + '/_ping')
+                answer = probe.get(probe.base_url + '/_ping', timeout=TIMEOUT)
                 answer.raise_for_status()
                 api_version, version = ping_versions(answer.headers)
                 if api_version is None:

@@ -65,8 +65,9 @@ def run(launcher, *, connect, seed=0, args=(), gpus=None, network=False, progres
     for warning in seed_conflicts(list(written), seed) if seed is not None else ():
         progress(f'warning: {warning}')
     inputs = read_inputs(root)
-    # git builds the snapshot's tree while docker-py is imported and the
-    # engine answers (about 10 ms of a warm run; more on a large tree).
+    # The source scan (GitPython's import, git's processes) runs beside
+    # docker-py's import and the engine's answer: 30-40 ms of a warm run on
+    # two cores, more on a large tree.
     with BackgroundScan(root) as scan:
         engine = connect()
         store = RunStore.for_project(root).ensure()
