@@ -20,6 +20,7 @@ import snapshot
 import replay
 import run
 import source
+import startup
 import sweep
 from common import table
 
@@ -30,7 +31,8 @@ def main():
     args = parser.parse_args()
     out = pathlib.Path(args.write).resolve() if args.write else None  # benches chdir
     start = time.perf_counter()
-    rows = run.rows() + source.rows() + library.rows() + snapshot.rows() + replay.rows()
+    rows = (run.rows() + startup.rows() + source.rows() + library.rows() + snapshot.rows()
+            + replay.rows())
     if shutil.which('sbatch'):  # the Slurm test cluster (scripts/slurm-up)
         rows += sweep.rows()
     minutes = (time.perf_counter() - start) / 60
@@ -48,7 +50,7 @@ def document(text, minutes, name):
             f'{datetime.date.today().isoformat()}, on a {os.cpu_count()}-core '
             f'{platform.machine()} machine with a local Docker Engine, in {minutes:.0f} '
             'minutes. How each figure is measured: the docstrings of bench/run.py, '
-            'bench/source.py, bench/library.py, bench/snapshot.py and bench/replay.py. Why a goal is not '
+            'bench/startup.py, bench/source.py, bench/library.py, bench/snapshot.py and bench/replay.py. Why a goal is not '
             'met: README.md, section Benchmarks.\n\n' + text + '\n')
 
 

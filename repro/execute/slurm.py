@@ -300,6 +300,8 @@ def task(store_root, sweep_ref, index, *, connect, progress):
 
 def main(argv=None):
     """``python -m repro.execute.slurm task STORE SWEEP_ID INDEX`` (array tasks)."""
+    from repro.__main__ import collect_less
+    collect_less()  # before docker-py's import, as the `repro` command does
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 4 or argv[0] != 'task' or not argv[3].isdigit():
         print('usage: python -m repro.execute.slurm task STORE SWEEP_ID INDEX', file=sys.stderr)

@@ -53,3 +53,27 @@ def test_a_command_parses_alone_as_it_does_among_all(capsys):
     listed = [line.split()[0] for line in help_text.split('Commands:')[1].splitlines()
               if line.startswith('  ')]
     assert listed[:2] == ['version', 'base'] and set(cli.COMMANDS) <= set(listed)
+
+
+def test_the_command_collects_less_from_its_first_import():
+    """`repro` raises the collector's first threshold before typer (or
+    anything heavy) is imported, and keeps collecting cycles."""
+    code = '''
+import gc, sys
+seen = []
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name in ('typer', 'docker'):
+            seen.append((name, gc.get_threshold()[0], gc.isenabled()))
+sys.meta_path.insert(0, Watch())
+sys.argv = ['repro', 'version']
+from repro.__main__ import main, FIRST_THRESHOLD
+try:
+    main()
+except SystemExit as exit:
+    assert exit.code == 0, exit.code
+print(seen, FIRST_THRESHOLD)
+'''
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[('typer', 50000, True)] 50000"
