@@ -5,7 +5,6 @@ core are :class:`repro.errors.ReproError`; :func:`main` turns them into a
 one-line message and an exit code, here and nowhere else. Heavy imports
 happen inside commands so ``repro --help`` stays fast.
 """
-import gc
 import sys
 
 import typer
@@ -98,19 +97,6 @@ def _watch_sigint():
     return seen
 
 
-def entry():
-    """The ``repro`` command: :func:`main`, then exit.
-
-    What the command made is freed by the exit anyway: freezing it first
-    keeps the collections of the interpreter's teardown from walking it
-    (about 60 ms a command). Exit handlers, flushes and finalizers still
-    run as usual.
-    """
-    code = main()
-    gc.freeze()
-    sys.exit(code)
-
-
 def main(argv=None):
     """Run the app; map errors to one line and an exit code."""
     from repro.errors import ReproError
@@ -148,6 +134,3 @@ def main(argv=None):
         typer.echo('repro: interrupted', err=True)
     return code
 
-
-if __name__ == '__main__':
-    entry()

@@ -300,8 +300,6 @@ def task(store_root, sweep_ref, index, *, connect, progress):
 
 def main(argv=None):
     """``python -m repro.execute.slurm task STORE SWEEP_ID INDEX`` (array tasks)."""
-    from repro.__main__ import collect_less
-    collect_less()  # before docker-py's import, as the `repro` command does
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 4 or argv[0] != 'task' or not argv[3].isdigit():
         print('usage: python -m repro.execute.slurm task STORE SWEEP_ID INDEX', file=sys.stderr)
@@ -318,10 +316,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    code = main()
-    # The interpreter's teardown took 0.1-0.2 s with docker-py loaded, time in
-    # which the next array task cannot start: frozen objects are left to the
-    # exit (as `repro` itself does, repro.cli.entry); exit handlers still run.
-    import gc
-    gc.freeze()
-    sys.exit(code)
+    # As the `repro` command: fewer collections while docker-py is imported,
+    # and no teardown walking its objects (0.1-0.2 s, in which the next array
+    # task cannot start); exit handlers still run.
+    from repro.__main__ import command
+    command(main)

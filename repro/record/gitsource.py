@@ -259,7 +259,7 @@ class BackgroundScan:
         self._fork_wanted = (sys.platform.startswith('linux') and threading.active_count() == 1
                              if fork is None else fork)
         self._pid = self._fd = self._thread = None
-        self._outcome = []  # [(SourceScan, None) or (None, exception)] once known
+        self._outcome = None  # (SourceScan, None) or (None, exception) once known
 
     def __enter__(self):
         if self._fork_wanted:
@@ -278,18 +278,15 @@ class BackgroundScan:
             if exc_type is not None:  # Ctrl-C or an error: stop the child and its git
                 with contextlib.suppress(OSError):
                     os.killpg(self._pid, signal.SIGINT)
-            if self._fd is not None:
-                os.close(self._fd)
-            os.waitpid(self._pid, 0)
-            self._pid = None
+            self._reap()
         elif self._thread is not None:
             self._thread.join()
 
     def _run(self):
         try:
-            self._outcome.append((scan_source(self._path), None))
+            self._outcome = scan_source(self._path), None
         except BaseException as exc:  # noqa: BLE001 - re-raised by result()
-            self._outcome.append((None, exc))
+            self._outcome = None, exc
 
     def _fork(self):
         read_fd, write_fd = os.pipe()
@@ -313,27 +310,28 @@ class BackgroundScan:
         os.close(write_fd)
         self._pid, self._fd = pid, read_fd
 
+    def _reap(self):
+        """Close the answer's pipe (if unread) and wait for the child."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        os.waitpid(self._pid, 0)
+        self._pid = None
+
     def result(self):
         """The :class:`SourceScan`, or the scan's error raised here (a scan
         not started runs now)."""
-        if self._outcome:
-            pass
-        elif self._pid is not None:
+        if self._outcome is None and self._pid is not None:
             fd, self._fd = self._fd, None
             with open(fd, 'rb') as answer:
                 data = answer.read()
-            os.waitpid(self._pid, 0)
-            self._pid = None
-            outcome = _read_answer(data)
-            if outcome is None:  # the child failed: scan here
-                self._run()
-            else:
-                self._outcome.append(outcome)
+            self._reap()
+            self._outcome = _read_answer(data)  # None: the child failed
         elif self._thread is not None:
             self._thread.join()
-        else:
+        if self._outcome is None:  # not started, or the child failed: scan here
             self._run()
-        scan, error = self._outcome[0]
+        scan, error = self._outcome
         if error is not None:
             raise error
         return scan
