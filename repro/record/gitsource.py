@@ -392,7 +392,11 @@ def _scan(repo):
         index = os.path.join(tmp, 'index')
         user_index = os.path.join(repo.git_dir, 'index')
         if os.path.exists(user_index):
-            shutil.copyfile(user_index, index)  # reuse cached stat data
+            # Reuse its cached stat data, with its mtime: git trusts an entry's
+            # stat data only if the entry is older than the index file. A
+            # copy stamped now would make a same-size edit made in the second
+            # of the last `git add` look unchanged (git compares whole seconds).
+            shutil.copy2(user_index, index)
         # git reads a file whole to hash it unless it is over
         # core.bigFileThreshold (512 MB by default): stream from LARGE on.
         env = {'GIT_INDEX_FILE': index, 'GIT_CONFIG_COUNT': '1',

@@ -322,3 +322,26 @@ def test_leaving_early_reaps_the_child_and_its_index(repo, tmp_path, monkeypatch
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reaped: no zombie left
     assert not list((tmp_path / 'tmp').iterdir())  # its temporary index is gone
+
+
+def test_an_edit_in_the_second_of_the_last_commit_is_snapshotted(tmp_path):
+    """git trusts an index entry's stat data (whole seconds) only when the
+    entry is older than the index file. The snapshot's copy of the user's
+    index keeps the index's mtime, so a same-size edit made in the second
+    of the commit is seen when the snapshot comes a second later."""
+    import time
+    root = tmp_path / 'p'
+    root.mkdir()
+    git(root, 'init', '-q', '-b', 'main')
+    for _ in range(5):  # the edit must land in the second the index was written
+        (root / 'train.py').write_text('print(1)\n')
+        git(root, 'add', '.')
+        git(root, '-c', 'user.name=T', '-c', 'user.email=t@e', 'commit', '-qm', 'c',
+            '--allow-empty')
+        (root / 'train.py').write_text('print(2)\n')  # same size, same inode
+        index = os.stat(root / '.git' / 'index').st_mtime_ns // 10**9
+        if os.stat(root / 'train.py').st_ctime_ns // 10**9 == index:
+            break
+    time.sleep(1.05 - time.time() % 1)  # into the next second
+    snap = snapshot_source(str(root), RunStore(tmp_path / 'store'))
+    assert snap.dirty and b'+print(2)' in snap.diff
