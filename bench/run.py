@@ -54,9 +54,9 @@ PACKAGES = {'small': ('numpy', 'cloudpickle'),
 ENV = {k: v for k, v in os.environ.items() if k != 'PYTHONDONTWRITEBYTECODE'}
 AGAINST = None       # --against DIR
 AGAINST_TIMES = {}   # its times, per measure (and the floor's)
-# What any `repro build` pays before its own work: Python, the CLI's and the
-# engine client's imports, and an exit as `repro` makes it.
-FLOOR = 'import typer, docker, gc; gc.freeze()'
+# What any `repro build` pays before its own work: Python, the CLI's import,
+# and an exit as `repro` makes it (the local engine needs no client import).
+FLOOR = 'import typer, gc; gc.freeze()'
 
 
 def load():
@@ -347,7 +347,7 @@ def rows(reps=9, only=('warm', 'phases', 'reuse', 'cold', 'rebuild', 'help', 'ls
                               '`docker build`)', f'{ours * 1e3:.0f} ms ({ours / theirs:.2f} × '
                               f'{theirs * 1e3:.0f} ms, median of 15)', '≤ 150 ms', ours <= 0.15))
                 floor = statistics.median(AGAINST_TIMES['floor'])
-                found.append(('The same, its floor: `python -c "import typer, docker"` '
+                found.append(('The same, its floor: `python -c "import typer"` '
                               '(interleaved)', f'{floor * 1e3:.0f} ms', '(reference)', None))
                 if AGAINST:
                     other = statistics.median(AGAINST_TIMES['reuse'])

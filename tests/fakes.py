@@ -195,7 +195,8 @@ class FakeDaemon:
     """A Docker Engine API on a Unix socket, answering from a script (no Docker).
 
     It tests :class:`repro.engines.dockerengine.DockerEngine` over its real
-    transport. ``calls`` lists ``(method, path)`` as they arrive (queries
+    transports: the local socket, or with ``tcp`` a TCP port (``url``
+    names it), which docker-py serves. ``calls`` lists ``(method, path)`` as they arrive (queries
     dropped), ``bodies`` the JSON bodies by path. A run's container writes
     ``output`` (a list of bytes frames) to the attached stream, then exits
     with ``exit_code``; ``start_error`` makes the start fail, ``cut`` makes
@@ -204,7 +205,7 @@ class FakeDaemon:
     """
 
     def __init__(self, path, output=(), exit_code=0, start_error=None, cut=False,
-                 load_messages=(), headers=True):
+                 load_messages=(), headers=True, tcp=False):
         import http.server
         import socketserver
         import threading
@@ -234,7 +235,15 @@ class FakeDaemon:
         class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             daemon_threads = True
 
-        self.server = Server(self.path, Handler)
+        class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+            daemon_threads = True
+
+        if tcp:  # an engine that is not on this host's socket: docker-py carries the calls
+            self.server = TCPServer(('127.0.0.1', 0), Handler)
+            self.url = 'tcp://127.0.0.1:%d' % self.server.server_address[1]
+        else:
+            self.server = Server(self.path, Handler)
+            self.url = f'unix://{self.path}'
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):

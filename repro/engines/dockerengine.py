@@ -1,19 +1,23 @@
-"""The container engine: Docker through docker-py (the only importer of docker).
+"""The container engine: Docker, through its Engine API.
 
 :class:`DockerEngine` implements :class:`repro.engines.interface.ContainerEngine`;
 :func:`repro.engines.interface.connect_engine` is the one place that makes one. Core
 code sees the interface only, so tests of the core pass a fake, and words
 that belong to Docker (``docker load``, how to start dockerd) stay here.
 
-It uses docker-py's low-level ``APIClient``: the high-level objects inspect
-what they return (a container or an image costs a second call each time),
-and a run needs only create, attach, start, wait and remove.
+Every operation is a few Engine API calls written here once; the HTTP is
+carried by :mod:`repro.engines.enginehttp`: the standard library on the
+local socket, docker-py (the only importer of docker) for other engines.
+A run is create, attach, start, wait and remove, with no inspection between.
 """
 import contextlib
+import json
 import os
 import re
 import threading
 
+from repro.engines import enginehttp
+from repro.engines.enginehttp import api_path
 from repro.errors import EngineError, EngineLostError
 
 START_HINT = ('start the Docker Engine, e.g. `dockerd --iptables=false '
@@ -23,27 +27,17 @@ LOST = ('lost the Docker Engine while the container ran (was dockerd stopped?)',
 TIMEOUT = 120  # seconds for one API call; a load or a save streams for longer
 
 
-def _errors():
-    """(every failure of a call, the ones that mean the connection was cut)."""
-    import docker
-    import requests
-    import urllib3
-    cut = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-           urllib3.exceptions.ProtocolError, ConnectionError)
-    return (docker.errors.DockerException, requests.exceptions.RequestException, *cut), cut
-
-
 class DockerEngine:
     """A connected Docker Engine with the few operations repro needs."""
 
-    def __init__(self, api, version=None):
-        self._api = api
+    def __init__(self, http, version=None):
+        self._http = http  # enginehttp.LocalHTTP or DockerPyHTTP
         self._layers = {}  # image ID -> its diff ids: an ID's layers never change
         self._version = version
 
     @classmethod
     def connect(cls, host=None):
-        """Connect to the daemon the environment (``DOCKER_HOST``…) or ``host``
+        """Connect to the daemon ``host`` or the environment (``DOCKER_HOST``…)
         names; EngineError if unreachable.
 
         One round trip, ``/_ping``, as the Docker CLI starts: it is the
@@ -53,50 +47,64 @@ class DockerEngine:
         but makes dockerd ask containerd and runc first (5-10 ms); it is
         asked only of an engine whose answer lacks them.
         """
-        import docker
-        failure, _ = _errors()
+        address = host or os.environ.get('DOCKER_HOST')
+        path = enginehttp.unix_socket_path(address)
         try:
-            kwargs = {'base_url': host} if host else docker.utils.kwargs_from_env()
-            probe = docker.APIClient(version=docker.constants.MINIMUM_DOCKER_API_VERSION,
-                                     timeout=TIMEOUT, **kwargs)
-            _local_socket(probe)
-            with contextlib.closing(probe):
-                answer = probe.get(probe.base_url + '/_ping', timeout=TIMEOUT)
-                answer.raise_for_status()
-                api_version, version = ping_versions(answer.headers)
-                if api_version is None:
-                    reply = probe.version(api_version=False)
-                    api_version, version = reply['ApiVersion'], reply.get('Version')
-            api = docker.APIClient(version=api_version, timeout=TIMEOUT, **kwargs)
-        except (*failure, KeyError, TypeError) as exc:
-            raise EngineError(f'cannot reach the Docker daemon: {_reason(exc, short=True)}',
+            http = (enginehttp.LocalHTTP(path, TIMEOUT) if path
+                    else enginehttp.DockerPyHTTP.connect(host, TIMEOUT))
+            answer = http.request('GET', '/_ping', versioned=False)
+            if answer.status != 200:
+                raise OSError(answer.message())
+            api_version, version = ping_versions(answer.headers)
+            if api_version is None:
+                reply = http.request('GET', '/version', versioned=False).json()
+                api_version, version = reply['ApiVersion'], reply.get('Version')
+            if path:
+                http.version = api_version
+            else:
+                http = enginehttp.DockerPyHTTP.connect(host, TIMEOUT, api_version)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            where = f' at {path}' if path else ''
+            raise EngineError(f'cannot reach the Docker daemon{where}: {_reason(exc, short=True)}',
                               START_HINT) from None
-        _local_socket(api)
-        return cls(api, version)
+        return cls(http, version)
 
     def version(self):
         if self._version is None:
-            self._version = self._call(self._api.version, 'cannot read the engine version'
-                                       ).get('Version')
+            self._version = (self._call('cannot read the engine version', 'GET',
+                                        '/version') or {}).get('Version')
         return self._version
 
-    def _call(self, method, what, *args, missing=False, **kwargs):
-        """``method(*args, **kwargs)``; None if ``missing`` and the engine says
-        404, an EngineError naming ``what`` for any other failure."""
-        import docker
-        failure, _ = _errors()
+    def _call(self, what, method, path, params=None, body=None, *, missing=False,
+              timeout=..., lost=False):
+        """The decoded JSON of the engine's answer to one call ({} for an
+        empty one); None if ``missing`` and it says 404, an EngineError naming
+        ``what`` for any other failure (EngineLostError if ``lost`` and the
+        connection was cut). ``timeout``: seconds, None for no limit, ``...``
+        for :data:`TIMEOUT`."""
         try:
-            return method(*args, **kwargs)
-        except docker.errors.NotFound:
+            answer = self._http.request(method, path, params, body, timeout=timeout)
+        except ConnectionError as exc:
+            if lost:
+                raise EngineLostError(*LOST) from None
+            raise EngineError(f'{what}: {_reason(exc)}') from None
+        except OSError as exc:
+            raise EngineError(f'{what}: {_reason(exc)}') from None
+        if answer.status == 404:
             if missing:
                 return None
-            raise EngineError(f'{what}: not found') from None
-        except failure as exc:
-            raise EngineError(f'{what}: {_reason(exc)}') from None
+            raise EngineError(f'{what}: not found')
+        if answer.status >= 400:
+            raise EngineError(f'{what}: {answer.message()}')
+        try:
+            return answer.json() if answer.body.strip() else {}
+        except ValueError:
+            raise EngineError(f'{what}: the engine\'s answer is not JSON: '
+                              f'{answer.body[:80]!r}') from None
 
     def _inspect(self, ref):
-        image = self._call(self._api.inspect_image, f'cannot inspect image {ref}', ref,
-                           missing=True)
+        image = self._call(f'cannot inspect image {ref}', 'GET',
+                           api_path('/images/{}/json', ref), missing=True)
         if image and image.get('Id'):
             self._layers[image['Id']] = list((image.get('RootFS') or {}).get('Layers') or [])
         return image
@@ -116,8 +124,8 @@ class DockerEngine:
 
     def image_history(self, ref):
         """The image's history, newest first (``CreatedBy`` of each step)."""
-        return self._call(self._api.history, f'cannot read the history of image {ref}',
-                          ref) or []
+        return self._call(f'cannot read the history of image {ref}', 'GET',
+                          api_path('/images/{}/history', ref)) or []
 
     def labels(self, ref):
         return ((self._inspect(ref) or {}).get('Config') or {}).get('Labels') or {}
@@ -128,8 +136,8 @@ class DockerEngine:
     def images(self, label):
         """Images that carry ``label`` (``key`` or ``key=value``): dicts with
         ``Id``, ``RepoTags``, ``Labels``, ``Size``, ``Created``."""
-        return self._call(self._api.images, 'cannot list images',
-                          filters={'label': label}) or []
+        return self._call('cannot list images', 'GET', '/images/json',
+                          {'filters': json.dumps({'label': [label]})}) or []
 
     def find_image(self, label, value):
         """ID of an image labelled ``label=value``, or None (the reuse check)."""
@@ -193,10 +201,13 @@ class DockerEngine:
     def _load_stream(self, chunks):
         """POST the archive ``chunks``; the IDs of the images it held. docker
         reports a failed load inside a 200 answer, as an ``error`` message."""
-        failure, _ = _errors()
         refs = []
         try:
-            for message in self._api.load_image(chunks):
+            status, pieces = self._http.stream('POST', '/images/load', chunks=chunks)
+            if status >= 400:
+                raise EngineError('docker load failed: ' + enginehttp.Answer(
+                    status, {}, b''.join(pieces)).message())
+            for message in _json_lines(pieces):
                 if message.get('error') or message.get('errorDetail'):
                     detail = message.get('errorDetail') or {}
                     raise EngineError('docker load failed: '
@@ -205,17 +216,19 @@ class DockerEngine:
                                  str(message.get('stream', '')).strip())
                 if match:
                     refs.append(match.group(1))
-        except failure as exc:
+        except (OSError, ValueError) as exc:
             raise EngineError(f'docker load failed: {_reason(exc)}') from None
         return [ref if ref.startswith('sha256:') else self.image_id(ref) for ref in refs]
 
     def save_image(self, ref, out):
         """``docker save`` ``ref`` into the open binary file ``out``."""
-        failure, _ = _errors()
         try:
-            for chunk in self._api.get_image(ref, chunk_size=1 << 20):
+            status, pieces = self._http.stream('GET', api_path('/images/{}/get', ref))
+            if status >= 400:
+                raise OSError(enginehttp.Answer(status, {}, b''.join(pieces)).message())
+            for chunk in pieces:
                 out.write(chunk)
-        except failure as exc:
+        except OSError as exc:
             raise EngineError(f'cannot save image {ref}: {_reason(exc)}') from None
 
     def run(self, image, command, *, env=None, mounts=(), user=None, network=False,
@@ -236,118 +249,118 @@ class DockerEngine:
         start, wait, remove. Create never pulls from a registry, as
         ``docker run`` would.
         """
-        import docker
-        failure, cut = _errors()
         spec = container_spec(image, command, env=env, mounts=mounts, user=user,
                               network=network, workdir=workdir, gpus=gpus,
                               read_only_root=read_only_root, labels=labels,
                               hostname=hostname, cpuset=cpuset)
-        created = self._call(self._api.create_container, 'cannot create the container',
-                             host_config=self._api.create_host_config(**spec.pop('host')),
-                             **spec)
-        container_id = created['Id']
+        container_id = self._call('cannot create the container', 'POST', '/containers/create',
+                                  body=spec)['Id']
+        path = api_path('/containers/{}', container_id)
         try:
             if on_start:
                 on_start(container_id)
             try:
-                sock = self._api.attach_socket(container_id, params={
-                    'stdout': 1, 'stderr': 1, 'stream': 1})
-            except failure as exc:
+                stream, read = self._http.attach(path + '/attach',
+                                                 {'stdout': 1, 'stderr': 1, 'stream': 1})
+            except OSError as exc:
                 raise EngineError(f'cannot attach to the container: {_reason(exc)}') from None
-            with contextlib.closing(sock):
-                try:
-                    self._api.start(container_id)
-                except cut:
-                    raise EngineLostError(*LOST) from None
-                except failure as exc:
-                    raise EngineError(f'cannot start the container: {_reason(exc)}') from None
+            with contextlib.closing(stream):
+                self._call('cannot start the container', 'POST', path + '/start', lost=True)
                 with contextlib.suppress(OSError):  # a cut stream: the wait below tells
-                    for _stream, chunk in docker.utils.socket.frames_iter(sock, tty=False):
+                    for _stream, chunk in enginehttp.frames(read):
                         if on_output:
                             on_output(chunk)
-            try:
-                answer = self._api.wait(container_id)
-            except cut:
-                raise EngineLostError(*LOST) from None
-            except failure as exc:
-                raise EngineError('the Docker Engine failed while the container ran: '
-                                  f'{_reason(exc)}') from None
+            answer = self._call('the Docker Engine failed while the container ran', 'POST',
+                                path + '/wait', timeout=None, lost=True) or {}
             error = (answer.get('Error') or {}).get('Message')
             if error:
                 raise EngineError(f'the Docker Engine failed while the container ran: {error}')
             return answer.get('StatusCode', 1), container_id
         except KeyboardInterrupt:
-            with contextlib.suppress(*failure):  # the engine may be gone too
-                self._api.stop(container_id, timeout=10)
+            with contextlib.suppress(EngineError):  # the engine may be gone too
+                self._stop(path)
             raise
         finally:
-            with contextlib.suppress(*failure):
-                self._api.remove_container(container_id, force=True)
+            with contextlib.suppress(EngineError):
+                self._remove(path)
+
+    def _stop(self, path, what='cannot stop the container'):
+        """Stop the container at ``path`` (10 s for it to exit); False if it is gone."""
+        return self._call(what, 'POST', path + '/stop', {'t': 10}, missing=True,
+                          timeout=TIMEOUT + 10) is not None
+
+    def _remove(self, path):
+        self._call('cannot remove the container', 'DELETE', path, {'force': 1}, missing=True)
 
     def containers(self, labels):
         """Ids of the containers (running or not) that carry all ``labels``."""
-        found = self._call(self._api.containers, 'cannot list containers', all=True,
-                           filters={'label': [f'{k}={v}' for k, v in labels.items()]})
+        found = self._call('cannot list containers', 'GET', '/containers/json', {
+            'all': 1, 'filters': json.dumps({'label': [f'{k}={v}' for k, v in labels.items()]})})
         return [c['Id'] for c in found or ()]
 
     def stop_container(self, container_id):
         """Stop and remove a container if it still exists; True if it did."""
-        import docker
-        failure, _ = _errors()
-        try:
-            self._api.stop(container_id, timeout=10)
-        except docker.errors.NotFound:
+        path = api_path('/containers/{}', container_id)
+        if not self._stop(path, f'cannot stop container {container_id[:12]}'):
             return False
-        except failure as exc:
-            raise EngineError(f'cannot stop container {container_id[:12]}: '
-                              f'{_reason(exc)}') from None
-        with contextlib.suppress(*failure):  # removed meanwhile
-            self._api.remove_container(container_id, force=True)
+        with contextlib.suppress(EngineError):  # removed meanwhile
+            self._remove(path)
         return True
 
     def remove_image(self, ref):
-        self._call(self._api.remove_image, f'cannot remove image {ref}', ref, force=True,
-                   missing=True)
+        self._call(f'cannot remove image {ref}', 'DELETE', api_path('/images/{}', ref),
+                   {'force': 1}, missing=True)
 
 
-def _local_socket(api):
-    """No proxy and no netrc lookups for a local socket (they cost each call)."""
-    if api.base_url.startswith('http+docker://'):
-        api.trust_env = False
+def _json_lines(pieces):
+    """The JSON messages of a streamed answer, one per line (pure)."""
+    buffered = b''
+    for piece in pieces:
+        buffered += piece
+        *lines, buffered = buffered.split(b'\n')
+        yield from (json.loads(line) for line in lines if line.strip())
+    if buffered.strip():
+        yield json.loads(buffered)
 
 
 def ping_versions(headers):
-    """(API version, engine version) from a ``/_ping`` answer's headers,
-    either None if absent (pure). dockerd sends ``Server: Docker/20.10.24 (linux)``."""
-    server = re.match(r'Docker/(\S+)', headers.get('Server') or '')
-    return headers.get('Api-Version') or None, server.group(1) if server else None
+    """(API version, engine version) from a ``/_ping`` answer's headers (any
+    case), either None if absent (pure). dockerd sends ``Server: Docker/20.10.24 (linux)``."""
+    headers = {name.lower(): value for name, value in headers.items()}
+    server = re.match(r'Docker/(\S+)', headers.get('server') or '')
+    return headers.get('api-version') or None, server.group(1) if server else None
 
 
 def container_spec(image, command, *, env=None, mounts=(), user=None, network=False,
                    workdir=None, gpus=None, read_only_root=False, labels=None, hostname=None,
                    cpuset=None):
-    """Arguments of ``APIClient.create_container`` (pure), with those of
-    ``create_host_config`` under ``host``: no capabilities, no new
-    privileges, the given mounts only, no networking unless ``network``."""
-    host = dict(mounts=[bind_mount(h, c, mode) for h, c, mode in mounts],
-                network_mode='bridge' if network else 'none', cap_drop=['ALL'],
-                security_opt=['no-new-privileges'], read_only=bool(read_only_root))
+    """The body of ``POST /containers/create`` (pure), as docker-py wrote
+    it: no capabilities, no new privileges, the given mounts only, no
+    networking unless ``network``; output attached, no TTY, no stdin."""
+    host = {'Mounts': [bind_mount(h, c, mode) for h, c, mode in mounts],
+            'NetworkMode': 'bridge' if network else 'none', 'CapDrop': ['ALL'],
+            'SecurityOpt': ['no-new-privileges'], 'ReadonlyRootfs': bool(read_only_root)}
     if read_only_root:
-        host['tmpfs'] = {'/tmp': 'rw,exec,size=1g'}
+        host['Tmpfs'] = {'/tmp': 'rw,exec,size=1g'}
     if cpuset:
-        host['cpuset_cpus'] = cpuset
+        host['CpusetCpus'] = cpuset
     if gpus:
-        import docker
-        ids = None if gpus == 'all' else [g.strip() for g in str(gpus).split(',')]
-        host['device_requests'] = [docker.types.DeviceRequest(
-            count=-1 if gpus == 'all' else None, device_ids=ids, capabilities=[['gpu']])]
-    return dict(image=image, command=list(command), environment=dict(env or {}),
-                labels=dict(labels or {}), user=user, working_dir=workdir, hostname=hostname,
-                host=host)
+        every = gpus == 'all'
+        host['DeviceRequests'] = [{
+            'Driver': '', 'Count': -1 if every else 0,
+            'DeviceIDs': [] if every else [g.strip() for g in str(gpus).split(',')],
+            'Capabilities': [['gpu']], 'Options': {}}]
+    spec = {'Image': image, 'Cmd': list(command), 'Labels': dict(labels or {}),
+            'AttachStdin': False, 'AttachStdout': True, 'AttachStderr': True, 'Tty': False,
+            'OpenStdin': False, 'StdinOnce': False, 'NetworkDisabled': False, 'HostConfig': host}
+    optional = {'Env': [f'{k}={v}' for k, v in (env or {}).items()], 'User': user,
+                'WorkingDir': workdir, 'Hostname': hostname}
+    spec.update({k: v for k, v in optional.items() if v})
+    return spec
 
 
 def bind_mount(host, container, mode):
-    """An Engine API bind mount of ``host`` at ``container``.
+    """An Engine API bind mount of ``host`` at ``container`` (pure).
 
     A mount object, not a ``-v host:container:mode`` string: the string
     form splits on ``:``, so a project path holding one could not be
@@ -355,19 +368,17 @@ def bind_mount(host, container, mode):
     would be taken for a named volume. Missing host paths are refused by
     the engine instead of being created as root-owned directories.
     """
-    import docker
     if mode not in ('ro', 'rw'):
         raise EngineError(f'invalid mount mode {mode!r} for {container}: use ro or rw')
     if not os.path.isabs(host):
         raise EngineError(f'mount source must be an absolute path: {host!r}')
-    return docker.types.Mount(target=container, source=host, type='bind',
-                              read_only=mode == 'ro')
+    return {'Target': container, 'Source': host, 'Type': 'bind', 'ReadOnly': mode == 'ro'}
 
 
 def _reason(exc, short=False):
     """The engine's one-line explanation of ``exc`` (``short``: before any
     parenthesised detail, as docker-py wraps a socket error in three)."""
-    text = getattr(exc, 'explanation', None) or str(exc) or type(exc).__name__
+    text = getattr(exc, 'strerror', None) or str(exc) or type(exc).__name__
     if short:
         text = str(text).split('(')[0].strip() or type(exc).__name__
     return ' '.join(str(text).split())

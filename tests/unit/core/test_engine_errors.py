@@ -1,6 +1,10 @@
-"""The Docker engine through docker-py over a fake Engine API on a Unix
-socket (no Docker): the calls a run makes, and engine failures as one-line
-EngineErrors."""
+"""The Docker engine over a fake Engine API (no Docker), on both transports:
+the local socket the standard library speaks, and a TCP port docker-py
+serves. The calls a run makes, and engine failures as one-line EngineErrors."""
+import pathlib
+import subprocess
+import sys
+
 import pytest
 
 from repro.engines.dockerengine import DockerEngine, ping_versions
@@ -10,13 +14,13 @@ from tests.fakes import FakeDaemon
 CONTAINER = 'c0ffee' * 10 + 'abcd'
 
 
-@pytest.fixture
-def daemon(tmp_path):
+@pytest.fixture(params=['unix', 'tcp'])
+def daemon(tmp_path, request):
     made = []
 
     def make(**script):
-        made.append(FakeDaemon(tmp_path / 'docker.sock', **script))
-        return made[-1], DockerEngine.connect(f'unix://{made[-1].path}')
+        made.append(FakeDaemon(tmp_path / 'docker.sock', tcp=request.param == 'tcp', **script))
+        return made[-1], DockerEngine.connect(made[-1].url)
     yield make
     for fake in made:
         fake.close()
@@ -128,4 +132,42 @@ def test_a_load_names_the_image_it_loaded(daemon, tmp_path):
 def test_an_unreachable_engine_is_one_line(tmp_path):
     with pytest.raises(EngineError, match='cannot reach the Docker daemon') as exc:
         DockerEngine.connect(f'unix://{tmp_path}/none.sock')
+    assert '\n' not in str(exc.value)
+
+
+def test_the_local_socket_needs_no_docker_py(tmp_path):
+    """A run, an inspection and a load over the local socket import neither
+    docker-py nor requests (0.1 s to import); only other engines need them."""
+    archive = tmp_path / 'a.tar'
+    archive.write_bytes(b'x' * 10)
+    script = f"""
+import sys
+from tests.fakes import FakeDaemon
+from repro.engines.dockerengine import DockerEngine
+fake = FakeDaemon({str(tmp_path / 'd.sock')!r}, output=[b'x'],
+                  load_messages=[{{'stream': 'Loaded image ID: sha256:' + 'a' * 64}}])
+engine = DockerEngine.connect(fake.url)
+assert engine.run('img', ['true'], mounts=[('/tmp', '/src', 'ro')], gpus='all')[0] == 0
+assert engine.image_id('img') is None
+assert engine.load({str(archive)!r}) == ['sha256:' + 'a' * 64]
+print(sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'requests', 'urllib3')))
+"""
+    root = pathlib.Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                         cwd=root, check=True).stdout
+    assert out.strip() == '[]'
+
+
+def test_a_tcp_engine_answers_through_docker_py(tmp_path):
+    fake = FakeDaemon(tmp_path / 'd.sock', tcp=True)
+    try:
+        engine = DockerEngine.connect(fake.url)
+        assert engine.image_id('absent:1') is None
+        with pytest.raises(EngineError, match=r'^cannot list containers: not found$'):
+            engine.containers({'k': 'v'})
+        assert sys.modules.get('docker') is not None
+    finally:
+        fake.close()
+    with pytest.raises(EngineError, match='cannot reach the Docker daemon') as exc:
+        DockerEngine.connect(fake.url)
     assert '\n' not in str(exc.value)

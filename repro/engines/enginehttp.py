@@ -1,0 +1,287 @@
+"""The Engine API's HTTP, spoken over dockerd's local socket or through docker-py.
+
+Importing docker-py costs about 0.1 s (requests, urllib3, http.client,
+email…): more than everything else a reuse check does, half of what a warm
+run adds to ``docker run``, and most of a sweep task's own work. On the
+local socket (``DOCKER_HOST`` unset or ``unix://…``) :class:`LocalHTTP`
+speaks the API with the standard library; any other engine (tcp, TLS, ssh)
+is reached through docker-py (:class:`DockerPyHTTP`), imported only then.
+Both give :class:`Answer` objects and raise only ``OSError``:
+``ConnectionError`` when the connection was cut, so callers handle one
+set of failures (:mod:`repro.engines.dockerengine`).
+"""
+import json
+import socket
+import struct
+from typing import NamedTuple
+from urllib.parse import quote, urlencode
+
+DEFAULT_SOCKET = '/var/run/docker.sock'
+
+
+class Answer(NamedTuple):
+    status: int
+    headers: dict   # names in lower case
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body or b'null')
+
+    def message(self):
+        """The engine's one-line reason for an error answer."""
+        try:
+            text = self.json().get('message')
+        except (ValueError, AttributeError):
+            text = None
+        text = text or self.body.decode('utf-8', 'replace') or f'HTTP {self.status}'
+        return ' '.join(str(text).split())
+
+
+def unix_socket_path(host):
+    """The socket path of a ``unix://`` (or unset) engine address, else None (pure)."""
+    if not host:
+        return DEFAULT_SOCKET
+    if host.startswith('unix://') and len(host) > len('unix://'):
+        return host[len('unix://'):]
+    return None
+
+
+def api_path(template, *args):
+    """``template`` with ``args`` quoted as docker-py quotes them (keeping / and :)."""
+    return template.format(*(quote(str(a), safe='/:') for a in args))
+
+
+def frames(read):
+    """(stream, bytes) frames of a non-TTY attach stream; ``read(n)`` returns
+    up to n bytes, b'' at the end. Each frame is an 8-byte header (stream
+    number, 3 zero bytes, big-endian size) and its payload."""
+    while True:
+        header = _read_exactly(read, 8)
+        if len(header) < 8:  # the end, or a stream cut short
+            return
+        stream, size = struct.unpack('>BxxxL', header)
+        data = _read_exactly(read, size) if size else b''
+        if len(data) < size:
+            return
+        yield stream, data
+
+
+def _read_exactly(read, n):
+    data = b''
+    while len(data) < n:
+        chunk = read(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class LocalHTTP:
+    """HTTP/1.1 over a Unix socket, one connection per request (``Connection:
+    close``: connecting costs microseconds, and no pool is kept)."""
+
+    def __init__(self, path, timeout, version=None):
+        self.path, self.timeout, self.version = path, timeout, version
+
+    def request(self, method, path, params=None, body=None, timeout=..., versioned=True):
+        """The whole :class:`Answer`. ``body``: JSON-able, or bytes."""
+        conn, status, headers = self._open(method, path, params, body, timeout, versioned)
+        with conn:
+            return Answer(status, headers, b''.join(_body(conn, headers, status)))
+
+    def stream(self, method, path, params=None, chunks=None):
+        """(status, an iterator of the answer's body pieces, as they come);
+        ``chunks``: the request body, sent chunked. Close the iterator to
+        drop the connection early."""
+        conn, status, headers = self._open(method, path, params, chunks, timeout=...,
+                                           versioned=True)
+
+        def pieces():
+            with conn:
+                yield from _body(conn, headers, status)
+        return status, pieces()
+
+    def attach(self, path, params):
+        """The upgraded connection of an attach call: ``(file, read)`` where
+        ``read(n)`` reads the raw stream. No timeout: a run takes as long as
+        it takes."""
+        conn, status, headers = self._open('POST', path, params, None, timeout=None,
+                                           versioned=True, upgrade=True)
+        if status not in (101, 200):
+            with conn:
+                raise OSError(Answer(status, headers, b''.join(
+                    _body(conn, headers, status))).message())
+        return conn, conn.read1
+
+    def _open(self, method, path, params, body, timeout, versioned, upgrade=False):
+        timeout = self.timeout if timeout is ... else timeout
+        target = (f'/v{self.version}' if versioned and self.version else '') + path
+        if params:
+            target += '?' + urlencode(params)
+        head = [f'{method} {target} HTTP/1.1', 'Host: docker']
+        head += ['Connection: Upgrade', 'Upgrade: tcp'] if upgrade else ['Connection: close']
+        chunked = body is not None and not isinstance(body, (bytes, dict, list))
+        if chunked:
+            head += ['Content-Type: application/x-tar', 'Transfer-Encoding: chunked']
+        else:
+            if body is not None and not isinstance(body, bytes):
+                body = json.dumps(body).encode()
+                head.append('Content-Type: application/json')
+            head.append(f'Content-Length: {len(body or b"")}')
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(self.path)
+            sock.sendall(('\r\n'.join(head) + '\r\n\r\n').encode('latin-1')
+                         + (b'' if chunked else body or b''))
+            if chunked:
+                _send_chunked(sock, body)
+            conn = sock.makefile('rb')
+        except BaseException:
+            sock.close()
+            raise
+        sock.close()  # the file keeps the connection open until it is closed
+        try:
+            status, headers = _read_head(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn, status, headers
+
+
+def _send_chunked(sock, chunks):
+    for chunk in chunks:
+        if chunk:
+            sock.sendall(b'%x\r\n%s\r\n' % (len(chunk), chunk))
+    sock.sendall(b'0\r\n\r\n')
+
+
+def _read_head(conn):
+    """(status, headers) of an answer; ConnectionError if the engine hung up."""
+    line = conn.readline(65537)
+    while line in (b'\r\n', b'\n'):  # tolerated before a status line
+        line = conn.readline(65537)
+    parts = line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b'HTTP/') or not parts[1].isdigit():
+        raise ConnectionError('the engine closed the connection' if not line
+                              else f'not an HTTP answer: {line[:80]!r}')
+    headers = {}
+    while (line := conn.readline(65537)) not in (b'\r\n', b'\n', b''):
+        name, _, value = line.decode('latin-1').partition(':')
+        headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), headers
+
+
+def _body(conn, headers, status):
+    """The answer's body, piece by piece: by its length, its chunks, or to
+    the end of the connection. ConnectionError if it stops short."""
+    if status in (204, 304) or 100 <= status < 200:
+        return
+    if 'chunked' in headers.get('transfer-encoding', '').lower():
+        while True:
+            line = conn.readline(65537)
+            if not line:
+                raise ConnectionError('the engine closed the connection mid-answer')
+            size = int(line.split(b';')[0].strip() or b'0', 16)
+            if size == 0:
+                while conn.readline(65537) not in (b'\r\n', b'\n', b''):
+                    pass  # trailers
+                return
+            data = conn.read(size)
+            if len(data) < size:
+                raise ConnectionError('the engine closed the connection mid-answer')
+            conn.readline(65537)
+            yield data
+    elif 'content-length' in headers:
+        left = int(headers['content-length'])
+        while left:
+            data = conn.read1(min(left, 1 << 20))
+            if not data:
+                raise ConnectionError('the engine closed the connection mid-answer')
+            left -= len(data)
+            yield data
+    else:
+        while data := conn.read1(1 << 20):
+            yield data
+
+
+class DockerPyHTTP:
+    """The same calls through docker-py's ``APIClient`` (a ``requests``
+    session): remote engines, TLS and ssh. Its failures become ``OSError``,
+    the cut ones ``ConnectionError``."""
+
+    def __init__(self, api):
+        self.api = api
+
+    @classmethod
+    def connect(cls, host, timeout, version=None):
+        import docker
+        kwargs = {'base_url': host} if host else docker.utils.kwargs_from_env()
+        with _translated():
+            api = docker.APIClient(version=version or docker.constants.MINIMUM_DOCKER_API_VERSION,
+                                   timeout=timeout, **kwargs)
+        return cls(api)
+
+    @property
+    def version(self):
+        return self.api.api_version
+
+    def request(self, method, path, params=None, body=None, timeout=..., versioned=True):
+        with _translated():
+            answer = self._send(method, path, params, body, timeout, versioned, stream=False)
+            return Answer(answer.status_code, {k.lower(): v for k, v in answer.headers.items()},
+                          answer.content)
+
+    def stream(self, method, path, params=None, chunks=None):
+        with _translated():
+            answer = self._send(method, path, params, chunks, ..., True, stream=True)
+
+        def pieces():
+            with _translated():
+                try:
+                    yield from answer.iter_content(1 << 20)
+                finally:
+                    answer.close()
+        return answer.status_code, pieces()
+
+    def attach(self, path, params):
+        container = path.split('/')[-2]
+        with _translated():
+            sock = self.api.attach_socket(container, params=params)
+        from docker.utils.socket import read
+
+        def read_some(n):
+            with _translated():
+                return read(sock, n)
+        return sock, read_some
+
+    def _send(self, method, path, params, body, timeout, versioned, stream):
+        url = self.api.base_url + (f'/v{self.api.api_version}' if versioned else '') + path
+        kwargs = {'json': body} if isinstance(body, (dict, list)) else {'data': body}
+        return self.api.request(method, url, params=params, stream=stream,
+                                timeout=self.api.timeout if timeout is ... else timeout,
+                                **kwargs)
+
+
+class _translated:
+    """docker-py's and requests' exceptions as ``OSError``; a cut connection
+    as ``ConnectionError``."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is None or not issubclass(kind, Exception):
+            return False
+        import docker
+        import requests
+        import urllib3
+        cut = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+               urllib3.exceptions.ProtocolError)
+        text = ' '.join((getattr(exc, 'explanation', None) or str(exc)
+                         or kind.__name__).split())
+        if isinstance(exc, cut):
+            raise ConnectionError(text) from None
+        if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException)):
+            raise OSError(text) from None
+        return False  # an OSError already, or a bug
