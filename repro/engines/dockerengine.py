@@ -61,7 +61,8 @@ class DockerEngine:
                 api_version, version = reply['ApiVersion'], reply.get('Version')
             if path:
                 http.version = api_version
-            else:
+            else:  # a client speaking that version (the probe spoke the oldest)
+                http.api.close()
                 http = enginehttp.DockerPyHTTP.connect(host, TIMEOUT, api_version)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             where = f' at {path}' if path else ''
@@ -204,18 +205,19 @@ class DockerEngine:
         refs = []
         try:
             status, pieces = self._http.stream('POST', '/images/load', chunks=chunks)
-            if status >= 400:
-                raise EngineError('docker load failed: ' + enginehttp.Answer(
-                    status, {}, b''.join(pieces)).message())
-            for message in _json_lines(pieces):
-                if message.get('error') or message.get('errorDetail'):
-                    detail = message.get('errorDetail') or {}
-                    raise EngineError('docker load failed: '
-                                      + (detail.get('message') or message['error']))
-                match = re.match(r'Loaded image(?: ID)?: (.+)$',
-                                 str(message.get('stream', '')).strip())
-                if match:
-                    refs.append(match.group(1))
+            with contextlib.closing(pieces):  # the connection goes with any error
+                if status >= 400:
+                    raise EngineError('docker load failed: ' + enginehttp.Answer(
+                        status, {}, b''.join(pieces)).message())
+                for message in _json_lines(pieces):
+                    if message.get('error') or message.get('errorDetail'):
+                        detail = message.get('errorDetail') or {}
+                        raise EngineError('docker load failed: '
+                                          + (detail.get('message') or message['error']))
+                    match = re.match(r'Loaded image(?: ID)?: (.+)$',
+                                     str(message.get('stream', '')).strip())
+                    if match:
+                        refs.append(match.group(1))
         except (OSError, ValueError) as exc:
             raise EngineError(f'docker load failed: {_reason(exc)}') from None
         return [ref if ref.startswith('sha256:') else self.image_id(ref) for ref in refs]
@@ -224,10 +226,11 @@ class DockerEngine:
         """``docker save`` ``ref`` into the open binary file ``out``."""
         try:
             status, pieces = self._http.stream('GET', api_path('/images/{}/get', ref))
-            if status >= 400:
-                raise OSError(enginehttp.Answer(status, {}, b''.join(pieces)).message())
-            for chunk in pieces:
-                out.write(chunk)
+            with contextlib.closing(pieces):  # the connection goes with any error
+                if status >= 400:
+                    raise OSError(enginehttp.Answer(status, {}, b''.join(pieces)).message())
+                for chunk in pieces:
+                    out.write(chunk)
         except OSError as exc:
             raise EngineError(f'cannot save image {ref}: {_reason(exc)}') from None
 
@@ -353,8 +356,9 @@ def container_spec(image, command, *, env=None, mounts=(), user=None, network=Fa
     spec = {'Image': image, 'Cmd': list(command), 'Labels': dict(labels or {}),
             'AttachStdin': False, 'AttachStdout': True, 'AttachStderr': True, 'Tty': False,
             'OpenStdin': False, 'StdinOnce': False, 'NetworkDisabled': False, 'HostConfig': host}
-    optional = {'Env': [f'{k}={v}' for k, v in (env or {}).items()], 'User': user,
-                'WorkingDir': workdir, 'Hostname': hostname}
+    if env is not None:
+        spec['Env'] = [f'{k}={v}' for k, v in env.items()]
+    optional = {'User': user, 'WorkingDir': workdir, 'Hostname': hostname}
     spec.update({k: v for k, v in optional.items() if v})
     return spec
 

@@ -103,9 +103,9 @@ class LocalHTTP:
 
     def attach(self, path, params):
         """The upgraded connection of an attach call: ``(file, read)`` where
-        ``read(n)`` reads the raw stream. No timeout: a run takes as long as
-        it takes."""
-        conn, status, headers = self._open('POST', path, params, None, timeout=None,
+        ``read(n)`` reads the raw stream. The stream has no timeout (a run
+        takes as long as it takes); the answer's head has the usual one."""
+        conn, status, headers = self._open('POST', path, params, None, timeout=...,
                                            versioned=True, upgrade=True)
         if status not in (101, 200):
             with conn:
@@ -128,24 +128,26 @@ class LocalHTTP:
                 body = json.dumps(body).encode()
                 head.append('Content-Type: application/json')
             head.append(f'Content-Length: {len(body or b"")}')
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
-            sock.connect(self.path)
+            try:
+                sock.connect(self.path)
+            except (FileNotFoundError, ConnectionRefusedError) as exc:
+                # No daemon there (dockerd removes its socket as it stops):
+                # a cut connection, as docker-py's requests reported it.
+                raise ConnectionError(exc.errno, exc.strerror) from None
             sock.sendall(('\r\n'.join(head) + '\r\n\r\n').encode('latin-1')
                          + (b'' if chunked else body or b''))
             if chunked:
                 _send_chunked(sock, body)
-            conn = sock.makefile('rb')
-        except BaseException:
-            sock.close()
-            raise
-        sock.close()  # the file keeps the connection open until it is closed
-        try:
-            status, headers = _read_head(conn)
-        except BaseException:
-            conn.close()
-            raise
+            conn = sock.makefile('rb')  # keeps the connection open once sock is closed
+            try:
+                status, headers = _read_head(conn)
+                if upgrade and status == 101:
+                    sock.settimeout(None)
+            except BaseException:
+                conn.close()
+                raise
         return conn, status, headers
 
 
@@ -157,19 +159,34 @@ def _send_chunked(sock, chunks):
 
 
 def _read_head(conn):
-    """(status, headers) of an answer; ConnectionError if the engine hung up."""
-    line = conn.readline(65537)
-    while line in (b'\r\n', b'\n'):  # tolerated before a status line
+    """(status, headers) of the final answer (interim 1xx heads other than
+    101 are skipped); ConnectionError if the engine hung up or garbled it."""
+    while True:
         line = conn.readline(65537)
-    parts = line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith(b'HTTP/') or not parts[1].isdigit():
-        raise ConnectionError('the engine closed the connection' if not line
-                              else f'not an HTTP answer: {line[:80]!r}')
-    headers = {}
-    while (line := conn.readline(65537)) not in (b'\r\n', b'\n', b''):
-        name, _, value = line.decode('latin-1').partition(':')
-        headers[name.strip().lower()] = value.strip()
-    return int(parts[1]), headers
+        while line in (b'\r\n', b'\n'):  # tolerated before a status line
+            line = conn.readline(65537)
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b'HTTP/') or not parts[1].isdigit():
+            raise ConnectionError('the engine closed the connection' if not line
+                                  else f'not an HTTP answer: {line[:80]!r}')
+        headers = {}
+        while (line := conn.readline(65537)) not in (b'\r\n', b'\n', b''):
+            name, _, value = line.decode('latin-1').partition(':')
+            headers[name.strip().lower()] = value.strip()
+        status = int(parts[1])
+        if not 100 <= status < 200 or status == 101:
+            return status, headers
+
+
+def _number(text, base=10):
+    """A chunk size or a length; ConnectionError if it is not one."""
+    try:
+        value = int(text, base)
+    except ValueError:
+        value = -1
+    if value < 0 or not text.strip():
+        raise ConnectionError(f'the engine sent a malformed answer ({text[:40]!r})')
+    return value
 
 
 def _body(conn, headers, status):
@@ -182,7 +199,7 @@ def _body(conn, headers, status):
             line = conn.readline(65537)
             if not line:
                 raise ConnectionError('the engine closed the connection mid-answer')
-            size = int(line.split(b';')[0].strip() or b'0', 16)
+            size = _number(line.split(b';')[0].strip(), 16)
             if size == 0:
                 while conn.readline(65537) not in (b'\r\n', b'\n', b''):
                     pass  # trailers
@@ -193,7 +210,7 @@ def _body(conn, headers, status):
             conn.readline(65537)
             yield data
     elif 'content-length' in headers:
-        left = int(headers['content-length'])
+        left = _number(headers['content-length'])
         while left:
             data = conn.read1(min(left, 1 << 20))
             if not data:
@@ -216,8 +233,8 @@ class DockerPyHTTP:
     @classmethod
     def connect(cls, host, timeout, version=None):
         import docker
-        kwargs = {'base_url': host} if host else docker.utils.kwargs_from_env()
-        with _translated():
+        with _translated():  # kwargs_from_env checks DOCKER_TLS_VERIFY's files
+            kwargs = {'base_url': host} if host else docker.utils.kwargs_from_env()
             api = docker.APIClient(version=version or docker.constants.MINIMUM_DOCKER_API_VERSION,
                                    timeout=timeout, **kwargs)
         return cls(api)

@@ -1,6 +1,7 @@
 """The Docker engine over a fake Engine API (no Docker), on both transports:
 the local socket the standard library speaks, and a TCP port docker-py
 serves. The calls a run makes, and engine failures as one-line EngineErrors."""
+import os
 import pathlib
 import subprocess
 import sys
@@ -170,4 +171,25 @@ def test_a_tcp_engine_answers_through_docker_py(tmp_path):
         fake.close()
     with pytest.raises(EngineError, match='cannot reach the Docker daemon') as exc:
         DockerEngine.connect(fake.url)
+    assert '\n' not in str(exc.value)
+
+
+def test_a_daemon_gone_with_its_socket_mid_run_is_a_lost_engine(tmp_path):
+    """dockerd removes its socket as it stops: the wait then finds no daemon,
+    a lost engine (the run is interrupted), not an engine error (failed)."""
+    fake = FakeDaemon(tmp_path / 'docker.sock', output=[b'started\n'])
+    try:
+        engine = DockerEngine.connect(fake.url)
+        with pytest.raises(EngineLostError, match='lost the Docker Engine'):
+            engine.run('img', ['true'], on_output=lambda chunk: os.unlink(fake.path))
+    finally:
+        fake.close()
+
+
+def test_bad_tls_settings_are_one_line(monkeypatch):
+    monkeypatch.setenv('DOCKER_HOST', 'tcp://127.0.0.1:1')
+    monkeypatch.setenv('DOCKER_TLS_VERIFY', '1')
+    monkeypatch.setenv('DOCKER_CERT_PATH', '/nonexistent')
+    with pytest.raises(EngineError, match='cannot reach the Docker daemon') as exc:
+        DockerEngine.connect()
     assert '\n' not in str(exc.value)

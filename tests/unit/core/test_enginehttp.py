@@ -98,8 +98,18 @@ def test_a_body_ends_by_its_length_its_chunks_or_the_connection(canned, answer):
     assert b'Connection: close\r\n' in seen[0]
 
 
+def test_an_interim_answer_is_skipped(canned):
+    serve, _ = canned
+    got = serve(b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n'
+                b'Content-Length: 9\r\n\r\n{"Id": 1}').request('POST', '/containers/create')
+    assert (got.status, got.json()) == (201, {'Id': 1})
+
+
 @pytest.mark.parametrize('answer', [
     b'',  # hung up before answering
+    b'HTTP/1.1 200 OK\r\nContent-Length: 1, 1\r\n\r\n{}',  # malformed, not a traceback
+    b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+    b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n{}',  # no size: no end
     b'HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"StatusCode"',
     b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{"Status',
     b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n',
