@@ -204,11 +204,8 @@ class DockerEngine:
         reports a failed load inside a 200 answer, as an ``error`` message."""
         refs = []
         try:
-            status, pieces = self._http.stream('POST', '/images/load', chunks=chunks)
+            pieces = self._http.stream('POST', '/images/load', chunks=chunks)
             with contextlib.closing(pieces):  # the connection goes with any error
-                if status >= 400:
-                    raise EngineError('docker load failed: ' + enginehttp.Answer(
-                        status, {}, b''.join(pieces)).message())
                 for message in _json_lines(pieces):
                     if message.get('error') or message.get('errorDetail'):
                         detail = message.get('errorDetail') or {}
@@ -225,10 +222,8 @@ class DockerEngine:
     def save_image(self, ref, out):
         """``docker save`` ``ref`` into the open binary file ``out``."""
         try:
-            status, pieces = self._http.stream('GET', api_path('/images/{}/get', ref))
+            pieces = self._http.stream('GET', api_path('/images/{}/get', ref))
             with contextlib.closing(pieces):  # the connection goes with any error
-                if status >= 400:
-                    raise OSError(enginehttp.Answer(status, {}, b''.join(pieces)).message())
                 for chunk in pieces:
                     out.write(chunk)
         except OSError as exc:

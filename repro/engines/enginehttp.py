@@ -90,16 +90,18 @@ class LocalHTTP:
             return Answer(status, headers, b''.join(_body(conn, headers, status)))
 
     def stream(self, method, path, params=None, chunks=None):
-        """(status, an iterator of the answer's body pieces, as they come);
-        ``chunks``: the request body, sent chunked. Close the iterator to
-        drop the connection early."""
+        """An iterator of the answer's body pieces, as they come; OSError if
+        the engine refused. ``chunks``: the request body, sent chunked.
+        Close the iterator to drop the connection early."""
         conn, status, headers = self._open(method, path, params, chunks, timeout=...,
                                            versioned=True)
+        if status >= 400:
+            raise _refusal(conn, status, headers)
 
         def pieces():
             with conn:
                 yield from _body(conn, headers, status)
-        return status, pieces()
+        return pieces()
 
     def attach(self, path, params):
         """The upgraded connection of an attach call: ``(file, read)`` where
@@ -108,9 +110,7 @@ class LocalHTTP:
         conn, status, headers = self._open('POST', path, params, None, timeout=...,
                                            versioned=True, upgrade=True)
         if status not in (101, 200):
-            with conn:
-                raise OSError(Answer(status, headers, b''.join(
-                    _body(conn, headers, status))).message())
+            raise _refusal(conn, status, headers)
         return conn, conn.read1
 
     def _open(self, method, path, params, body, timeout, versioned, upgrade=False):
@@ -149,6 +149,12 @@ class LocalHTTP:
                 conn.close()
                 raise
         return conn, status, headers
+
+
+def _refusal(conn, status, headers):
+    """The OSError of an error answer, its body read and its connection closed."""
+    with conn:
+        return OSError(Answer(status, headers, b''.join(_body(conn, headers, status))).message())
 
 
 def _send_chunked(sock, chunks):
@@ -252,6 +258,9 @@ class DockerPyHTTP:
     def stream(self, method, path, params=None, chunks=None):
         with _translated():
             answer = self._send(method, path, params, chunks, ..., True, stream=True)
+        if answer.status_code >= 400:
+            with answer:
+                raise OSError(Answer(answer.status_code, {}, answer.content).message())
 
         def pieces():
             with _translated():
@@ -259,10 +268,10 @@ class DockerPyHTTP:
                     yield from answer.iter_content(1 << 20)
                 finally:
                     answer.close()
-        return answer.status_code, pieces()
+        return pieces()
 
     def attach(self, path, params):
-        container = path.split('/')[-2]
+        container = path.split('/')[-2]  # docker-py's attach takes the id: /containers/ID/attach
         with _translated():
             sock = self.api.attach_socket(container, params=params)
         from docker.utils.socket import read
