@@ -95,9 +95,16 @@ def test_du_counts_the_store_cache_and_the_images_with_their_runs(proj, tmp_path
     json.dumps(usage)  # `repro du --json`
 
 
-def test_rm_keeps_runs_others_refer_to_unless_forced(proj):
+def test_rm_keeps_runs_others_refer_to_unless_forced(proj, monkeypatch):
+    from types import SimpleNamespace
+
     from repro.store.sweeps import SweepStore
     root, store = proj
+    # Runs made in one second differ only in their random suffix; fix the suffixes so that
+    # the prefix given to rm below is unique on every draw (random ones collided 1 in 60).
+    suffixes = iter(['a1f0', 'b2f0', 'c3f0', 'd4f0', 'e5f0'])
+    monkeypatch.setattr('repro.store.runs.secrets',
+                        SimpleNamespace(token_hex=lambda n: next(suffixes)))
     original, replay, member = a_run(root), a_run(root), a_run(root)
     stopped, resumed = a_run(root), a_run(root)
     sweep_id = SweepStore(store).create('train.py', {'members': []})
