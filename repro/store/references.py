@@ -86,6 +86,17 @@ def kept_references(store, is_live):
     """
     from repro.store.manifest_loader import read
     refs = References()
+    # Pins first. A starting run writes its first manifest and then drops its pin
+    # without the lock, so listing the runs first could miss both; read in this order,
+    # a pin gone since was replaced by a manifest the listing below finds.
+    for name, pin in pins(store):
+        if pin is None:
+            refs.problems.append(f'pin {safefs.display(name)} is unreadable')
+        elif is_live(pin.get('runner')):
+            _add(store, refs, f'starting run ({safefs.display(name)})', pin.get('tree'),
+                 pin.get('objects') or [], None, None, pin.get('image_key'))
+        else:
+            refs.stale_pins.append(os.path.join(store.root, PINS, name))
     for run_id in store.run_ids():
         if not os.path.lexists(store.manifest_path(run_id)):
             continue  # starting (its pin holds what it needs) or never started
@@ -108,14 +119,6 @@ def kept_references(store, is_live):
              image.get('closure'), record.get('image'), image.get('key'))
         if isinstance(record.get('image'), str):
             refs.archives.add(record['image'])
-    for name, pin in pins(store):
-        if pin is None:
-            refs.problems.append(f'pin {safefs.display(name)} is unreadable')
-        elif is_live(pin.get('runner')):
-            _add(store, refs, f'starting run ({safefs.display(name)})', pin.get('tree'),
-                 pin.get('objects') or [], None, None, pin.get('image_key'))
-        else:
-            refs.stale_pins.append(os.path.join(store.root, PINS, name))
     return refs
 
 

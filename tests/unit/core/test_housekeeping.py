@@ -148,6 +148,36 @@ def test_gc_keeps_what_a_sweep_or_a_starting_run_needs_and_what_broken_runs_migh
     assert os.path.exists(os.path.join(store.root, 'trees', pin_tree + '.json'))
 
 
+@pytest.mark.parametrize('moment', ['pins', 'runs'])
+def test_gc_keeps_a_starting_run_that_writes_its_manifest_between_gc_reads(proj, tmp_path,
+                                                                          monkeypatch, moment):
+    """A starting run writes its first manifest and drops its pin without the store
+    lock. Whichever of gc's two reads (pins, run listing) it lands before, gc must
+    still see the pin or the manifest and keep the run's source."""
+    from repro.engines.liveness import runner_record
+    from repro.store import references
+    root, store = proj
+    run_id = a_run(root, 'print(3)\n' * 300)
+    manifest = load(store, run_id)
+    tree = manifest['git']['tree']
+    os.unlink(store.manifest_path(run_id))  # back to starting: snapshot stored, pinned
+    store.pin(runner_record(), tree, [manifest['lock']['sha256']], manifest['image']['key'])
+
+    def the_run_goes_on():
+        if store._pins:
+            store.write_manifest(run_id, manifest)
+    if moment == 'pins':
+        real = references.pins
+        monkeypatch.setattr(references, 'pins', lambda s: the_run_goes_on() or real(s))
+    else:
+        real = store.run_ids
+        monkeypatch.setattr(store, 'run_ids', lambda: the_run_goes_on() or real())
+    collect(store, None, str(tmp_path / 'cache'), apply=True)
+    assert not store._pins  # the run really went on inside gc
+    for _path, _mode, oid in store.get_tree(tree):
+        store.read_object(oid)
+
+
 def test_gc_never_loses_what_concurrent_runs_need(proj, tmp_path, monkeypatch):
     """Runs start while gc deletes (and rm removes older runs): every kept
     run still has its manifest, its source blobs, its lock, Dockerfile and
