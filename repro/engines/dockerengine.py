@@ -25,6 +25,7 @@ START_HINT = ('start the Docker Engine, e.g. `dockerd --iptables=false '
 LOST = ('lost the Docker Engine while the container ran (was dockerd stopped?)',
         'start it again (scripts/docker-up) and re-run')
 TIMEOUT = 120  # seconds for one API call; a load or a save streams for longer
+PING_TIMEOUT = 20  # a daemon that accepts but never answers is hung, not busy
 
 
 class DockerEngine:
@@ -52,7 +53,7 @@ class DockerEngine:
         try:
             http = (enginehttp.LocalHTTP(path, TIMEOUT) if path
                     else enginehttp.DockerPyHTTP.connect(host, TIMEOUT))
-            answer = http.request('GET', '/_ping', versioned=False)
+            answer = http.request('GET', '/_ping', versioned=False, timeout=PING_TIMEOUT)
             if answer.status != 200:
                 raise OSError(answer.message())
             api_version, version = ping_versions(answer.headers)
@@ -65,7 +66,7 @@ class DockerEngine:
                 http.api.close()
                 http = enginehttp.DockerPyHTTP.connect(host, TIMEOUT, api_version)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            where = f' at {path}' if path else ''
+            where = f' at {path or address}' if path or address else ''
             raise EngineError(f'cannot reach the Docker daemon{where}: {_reason(exc, short=True)}',
                               START_HINT) from None
         return cls(http, version)

@@ -304,10 +304,23 @@ class _translated:
         import urllib3
         cut = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                urllib3.exceptions.ProtocolError)
-        text = ' '.join((getattr(exc, 'explanation', None) or str(exc)
-                         or kind.__name__).split())
+        text = plain_reason(' '.join((getattr(exc, 'explanation', None) or str(exc)
+                                      or kind.__name__).split()))
         if isinstance(exc, cut):
             raise ConnectionError(text) from None
         if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException)):
             raise OSError(text) from None
         return False  # an OSError already, or a bug
+
+
+def plain_reason(text):
+    """The socket's own reason inside a requests/urllib3 message ("Connection
+    refused" out of ``HTTPConnectionPool(host=…): Max retries exceeded …
+    [Errno 111] Connection refused'))``); other texts unchanged (pure)."""
+    import re
+    found = re.search(r"\[Errno -?\d+\] ([^'\"()\[\]]+)", text)
+    if found:
+        return found.group(1).strip()
+    if 'timed out' in text and 'Pool(' in text:
+        return 'timed out'
+    return text

@@ -169,9 +169,40 @@ def test_a_tcp_engine_answers_through_docker_py(tmp_path):
         assert sys.modules.get('docker') is not None
     finally:
         fake.close()
-    with pytest.raises(EngineError, match='cannot reach the Docker daemon') as exc:
+    with pytest.raises(EngineError, match=f'^cannot reach the Docker daemon at {fake.url}: '
+                       'Connection refused') as exc:  # the socket's reason, not requests'
         DockerEngine.connect(fake.url)
     assert '\n' not in str(exc.value)
+
+
+def test_a_daemon_that_never_answers_its_ping_is_unreachable_soon(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    from repro.engines import dockerengine
+    monkeypatch.setattr(dockerengine, 'PING_TIMEOUT', 0.5)
+    for kind in ('unix', 'tcp'):
+        family = socket.AF_UNIX if kind == 'unix' else socket.AF_INET
+        with socket.socket(family) as silent:  # accepts (the kernel does), never answers
+            silent.bind(str(tmp_path / 'silent.sock') if kind == 'unix' else ('127.0.0.1', 0))
+            silent.listen(4)
+            url = (f'unix://{tmp_path}/silent.sock' if kind == 'unix'
+                   else 'tcp://127.0.0.1:%d' % silent.getsockname()[1])
+            began = time.monotonic()
+            with pytest.raises(EngineError, match='cannot reach the Docker daemon.*timed out'):
+                DockerEngine.connect(url)
+            assert time.monotonic() - began < 10  # not the 120 s of an ordinary call
+
+
+def test_plain_reason_finds_the_sockets_own_words():
+    from repro.engines.enginehttp import plain_reason
+    assert plain_reason("HTTPConnectionPool(host='h', port=1): Max retries exceeded with url: "
+                        "/v1.24/_ping (Caused by NewConnectionError('<urllib3.connection."
+                        "HTTPConnection object at 0x7f>: Failed to establish a new connection: "
+                        "[Errno 111] Connection refused'))") == 'Connection refused'
+    assert plain_reason("HTTPConnectionPool(host='h', port=1): Read timed out. "
+                        "(read timeout=0.5)") == 'timed out'
+    assert plain_reason('404 Client Error: Not Found') == '404 Client Error: Not Found'
 
 
 def test_a_daemon_gone_with_its_socket_mid_run_is_a_lost_engine(tmp_path):
