@@ -67,7 +67,7 @@ class DockerEngine:
                 http = enginehttp.DockerPyHTTP.connect(host, TIMEOUT, api_version)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             where = f' at {path or address}' if path or address else ''
-            raise EngineError(f'cannot reach the Docker daemon{where}: {_reason(exc, short=True)}',
+            raise EngineError(f'cannot reach the Docker daemon{where}: {_reason(exc)}',
                               START_HINT) from None
         return cls(http, version)
 
@@ -375,10 +375,8 @@ def bind_mount(host, container, mode):
     return {'Target': container, 'Source': host, 'Type': 'bind', 'ReadOnly': mode == 'ro'}
 
 
-def _reason(exc, short=False):
-    """The engine's one-line explanation of ``exc`` (``short``: before any
-    parenthesised detail, as docker-py wraps a socket error in three)."""
+def _reason(exc):
+    """The engine's one-line explanation of ``exc`` (docker-py's wrapped
+    texts are already plain: enginehttp.plain_reason)."""
     text = getattr(exc, 'strerror', None) or str(exc) or type(exc).__name__
-    if short:
-        text = str(text).split('(')[0].strip() or type(exc).__name__
     return ' '.join(str(text).split())

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from urllib.parse import quote, urlencode
 
 DEFAULT_SOCKET = '/var/run/docker.sock'
+CUT_SHORT = 'the engine closed the connection mid-answer'
 
 
 class Answer(NamedTuple):
@@ -204,7 +205,7 @@ def _body(conn, headers, status):
         while True:
             line = conn.readline(65537)
             if not line:
-                raise ConnectionError('the engine closed the connection mid-answer')
+                raise ConnectionError(CUT_SHORT)
             size = _number(line.split(b';')[0].strip(), 16)
             if size == 0:
                 while conn.readline(65537) not in (b'\r\n', b'\n', b''):
@@ -212,7 +213,7 @@ def _body(conn, headers, status):
                 return
             data = conn.read(size)
             if len(data) < size:
-                raise ConnectionError('the engine closed the connection mid-answer')
+                raise ConnectionError(CUT_SHORT)
             conn.readline(65537)
             yield data
     elif 'content-length' in headers:
@@ -220,7 +221,7 @@ def _body(conn, headers, status):
         while left:
             data = conn.read1(min(left, 1 << 20))
             if not data:
-                raise ConnectionError('the engine closed the connection mid-answer')
+                raise ConnectionError(CUT_SHORT)
             left -= len(data)
             yield data
     else:
@@ -314,13 +315,15 @@ class _translated:
 
 
 def plain_reason(text):
-    """The socket's own reason inside a requests/urllib3 message ("Connection
-    refused" out of ``HTTPConnectionPool(host=…): Max retries exceeded …
-    [Errno 111] Connection refused'))``); other texts unchanged (pure)."""
+    """The socket's or TLS's own reason inside a requests/urllib3 message
+    ("Connection refused" out of ``HTTPConnectionPool(host=…): Max retries
+    exceeded … [Errno 111] Connection refused'))``); other texts unchanged
+    (pure)."""
+    if 'Pool(' not in text:
+        return text
     import re
-    found = re.search(r"\[Errno -?\d+\] ([^'\"()\[\]]+)", text)
-    if found:
-        return found.group(1).strip()
-    if 'timed out' in text and 'Pool(' in text:
-        return 'timed out'
-    return text
+    for pattern in (r"\[Errno -?\d+\] ([^'\"()\[\]]+)", r"\[SSL[^\]]*\] ([^'\"()\[\]]+)"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(1).strip()
+    return 'timed out' if 'timed out' in text else text

@@ -202,6 +202,11 @@ def test_plain_reason_finds_the_sockets_own_words():
                         "[Errno 111] Connection refused'))") == 'Connection refused'
     assert plain_reason("HTTPConnectionPool(host='h', port=1): Read timed out. "
                         "(read timeout=0.5)") == 'timed out'
+    assert plain_reason("HTTPSConnectionPool(host='h', port=2376): Max retries exceeded with "
+                        "url: /_ping (Caused by SSLError(SSLCertVerificationError(1, '[SSL: "
+                        "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
+                        "certificate (_ssl.c:1006)')))") == ('certificate verify failed: '
+                                                             'self-signed certificate')
     assert plain_reason('404 Client Error: Not Found') == '404 Client Error: Not Found'
 
 
